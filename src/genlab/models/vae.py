@@ -1,0 +1,206 @@
+"""VAE family as one LightningModule: ELBO, beta-VAE and the importance-weighted bound (IWAE)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from genlab.models.outputs import VAEOutput
+from genlab.objectives import bounds
+from genlab.objectives.likelihoods import Likelihood
+
+OBJECTIVES = ("elbo", "iwae")
+
+
+class VAE(pl.LightningModule):
+    """Variational autoencoder with a diagonal Gaussian posterior and a N(0, I) prior.
+
+    Args:
+        encoder: module x -> (mu, logvar), each (B, latent_dim).
+        decoder: module z -> likelihood parameters (B, C * params_per_channel, H, W).
+        likelihood: observation model p(x | z) (Bernoulli, Gaussian, DiscretizedLogistic).
+        optimizer: partial optimizer (Hydra ``_partial_: true``), finished with the parameters.
+        scheduler: optional partial LR scheduler, stepped per epoch.
+        latent_dim: size of z.
+        objective: "elbo" (VAE / beta-VAE) or "iwae" (importance-weighted bound).
+        beta: weight of the KL term in the ELBO objective (beta-VAE when > 1).
+        num_samples: K, importance samples per example for the IWAE objective.
+        test_iw_samples: K for the test-time importance-sampled NLL (``test/nll_iw``).
+        test_iw_chunk: samples per chunk when computing the test NLL (memory bound).
+        active_unit_threshold: a latent dim is active when Cov_x(E_q[z|x]) exceeds this.
+    """
+
+    checkpoint_monitor = ("val/elbo", "max")
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        likelihood: Likelihood,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        latent_dim: int,
+        scheduler: Callable[..., Any] | None = None,
+        objective: str = "elbo",
+        beta: float = 1.0,
+        num_samples: int = 1,
+        test_iw_samples: int = 1000,
+        test_iw_chunk: int = 100,
+        active_unit_threshold: float = 0.01,
+    ) -> None:
+        super().__init__()
+        if objective not in OBJECTIVES:
+            raise ValueError(f"model.objective={objective!r}; allowed: {', '.join(OBJECTIVES)}")
+        if num_samples < 1 or test_iw_samples < 1:
+            raise ValueError("model.num_samples and model.test_iw_samples must be >= 1")
+        enc_shape, dec_shape = tuple(encoder.image_shape), tuple(decoder.image_shape)
+        if enc_shape != dec_shape:
+            raise ValueError(f"encoder expects images {enc_shape} but decoder makes {dec_shape}")
+        # nets and optimizer partials stay out of hparams: checkpoints hold plain values only
+        # and load with torch.load(weights_only=True); the config recreates the objects.
+        self.save_hyperparameters(
+            logger=False, ignore=["encoder", "decoder", "likelihood", "optimizer", "scheduler"]
+        )
+        self.encoder, self.decoder, self.likelihood = encoder, decoder, likelihood
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.latent_dim = latent_dim
+        self._val_stats: dict[str, torch.Tensor] = {}
+
+    @property
+    def expected_input_shape(self) -> tuple[int, ...]:
+        """(C, H, W) of the images the networks were built for."""
+        return tuple(self.encoder.image_shape)
+
+    # ----- the generative-model interface used by callbacks and metrics -----
+    def sample_noise(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Return prior samples z ~ N(0, I), (num, latent_dim), on the module's device."""
+        return torch.randn(num, self.latent_dim, generator=generator).to(self.device)
+
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        """Return the decoder's mean images for latents z, (N, C, H, W) in [0, 1]."""
+        return self.likelihood.mean(self.decoder(z))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the posterior means E_q[z | x], (B, latent_dim)."""
+        return self.encoder(x)[0]
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Return mean reconstructions through the posterior mean, (B, C, H, W) in [0, 1]."""
+        return self.generate(self.encode(x))
+
+    # ----- objectives -----
+    def _log_weights(self, x: torch.Tensor, num: int, mu, logvar) -> torch.Tensor:
+        """Return log p(x, z_k) - log q(z_k | x) for ``num`` samples, (num, B), nats."""
+        std = (0.5 * logvar).exp()
+        z = mu + std * torch.randn(num, *mu.shape, device=mu.device, dtype=mu.dtype)
+        params = self.decoder(z.flatten(0, 1))
+        log_px = self.likelihood.log_prob(params, x.repeat(num, 1, 1, 1)).view(num, -1)
+        return log_px + bounds.log_standard_normal(z) - bounds.log_normal_diag(z, mu, logvar)
+
+    def step(self, x: torch.Tensor) -> VAEOutput:
+        """Compute the training objective and its terms on a batch of images in [0, 1]."""
+        mu, logvar = self.encoder(x)
+        kl_per_dim = bounds.gaussian_kl_per_dim(mu, logvar)
+        kl = kl_per_dim.sum(-1)
+        z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+        recon = self.likelihood.log_prob(self.decoder(z), x)
+        elbo = bounds.elbo(recon, kl)
+        iw = None
+        if self.hparams.objective == "iwae":
+            iw = bounds.iw_bound(self._log_weights(x, self.hparams.num_samples, mu, logvar))
+            loss = -iw.mean()
+        else:
+            loss = -bounds.elbo(recon, kl, self.hparams.beta).mean()
+        return VAEOutput(loss, elbo, recon, kl, kl_per_dim, mu.detach(), iw)
+
+    @torch.no_grad()
+    def iw_nll(self, x: torch.Tensor, num_samples: int, chunk: int) -> torch.Tensor:
+        """Importance-sampled NLL estimate -log p(x), (B,), nats: -(logsumexp(log w) - log K).
+
+        Samples are drawn in chunks of ``chunk`` to bound memory; the K log-weights are kept
+        (K x B floats) and reduced with one logsumexp, so the estimator is exact in K.
+        """
+        mu, logvar = self.encoder(x)
+        chunks = []
+        for start in range(0, num_samples, chunk):
+            chunks.append(self._log_weights(x, min(chunk, num_samples - start), mu, logvar))
+        return -bounds.iw_bound(torch.cat(chunks, dim=0))
+
+    # ----- Lightning hooks -----
+    def _log_terms(self, stage: str, out: VAEOutput, batch_size: int) -> None:
+        sync = stage != "train"
+        kw = dict(batch_size=batch_size, sync_dist=sync, on_step=stage == "train", on_epoch=True)
+        self.log(f"{stage}/loss", out.loss, prog_bar=stage == "train", **kw)
+        self.log(f"{stage}/elbo", out.elbo.mean(), prog_bar=stage == "val", **kw)
+        self.log(f"{stage}/recon", out.recon.mean(), **kw)
+        self.log(f"{stage}/kl", out.kl.mean(), **kw)
+        num_dims = math.prod(self.expected_input_shape)
+        bpd = bounds.bits_per_dim(-out.elbo.mean(), num_dims, self.likelihood.discrete)
+        self.log(f"{stage}/bpd", bpd, **kw)
+        if out.iw_bound is not None:
+            self.log(f"{stage}/iw_bound", out.iw_bound.mean(), **kw)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
+        """One optimization step on the objective; logs ``train/*`` in nats per example."""
+        x = batch[0]
+        out = self.step(x)
+        if not torch.isfinite(out.loss):
+            raise FloatingPointError(
+                f"non-finite VAE loss {out.loss.item()} at step {self.global_step}: lower "
+                "model.optimizer.lr, enable trainer.gradient_clip_val, or check the data range"
+            )
+        self._log_terms("train", out, x.shape[0])
+        return out.loss
+
+    def on_validation_epoch_start(self) -> None:
+        d = self.latent_dim
+        zeros = lambda *s: torch.zeros(*s, dtype=torch.float64, device=self.device)  # noqa: E731
+        self._val_stats = {"n": zeros(()), "mu": zeros(d), "mu2": zeros(d), "kl": zeros(d)}
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        """Log ``val/*`` ELBO terms and accumulate statistics for active units and KL per dim."""
+        x = batch[0]
+        out = self.step(x)
+        self._log_terms("val", out, x.shape[0])
+        s, mu = self._val_stats, out.mu.double()
+        s["n"] += mu.shape[0]
+        s["mu"] += mu.sum(0)
+        s["mu2"] += (mu**2).sum(0)
+        s["kl"] += out.kl_per_dim.detach().double().sum(0)
+
+    def on_validation_epoch_end(self) -> None:
+        """Log active units (Burda et al. 2016) and KL per latent dimension (nats)."""
+        if not self._val_stats or self._val_stats["n"] == 0:
+            return
+        stats = {k: self.all_gather(v) for k, v in self._val_stats.items()}
+        if self.trainer.world_size > 1:
+            stats = {k: v.sum(0) for k, v in stats.items()}
+        n = stats["n"]
+        var_mu = stats["mu2"] / n - (stats["mu"] / n) ** 2
+        active = (var_mu > self.hparams.active_unit_threshold).sum()
+        self.log("val/active_units", active.float(), sync_dist=False)
+        for i, kl_i in enumerate((stats["kl"] / n).tolist()):
+            self.log(f"val/kl_dim/{i:02d}", kl_i, sync_dist=False)
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        """Log ``test/elbo`` and the importance-sampled NLL ``test/nll_iw`` (nats per example)."""
+        x = batch[0]
+        out = self.step(x)
+        self._log_terms("test", out, x.shape[0])
+        nll = self.iw_nll(x, self.hparams.test_iw_samples, self.hparams.test_iw_chunk)
+        kw = dict(batch_size=x.shape[0], sync_dist=True, on_epoch=True)
+        self.log("test/nll_iw", nll.mean(), **kw)
+        num_dims = math.prod(self.expected_input_shape)
+        bpd = bounds.bits_per_dim(nll.mean(), num_dims, self.likelihood.discrete)
+        self.log("test/bpd_iw", bpd, **kw)
+
+    def configure_optimizers(self) -> Any:
+        """Finish the partial optimizer (and scheduler) configured in Hydra."""
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": self.scheduler_factory(optimizer)}

@@ -1,0 +1,60 @@
+"""Fully connected VAE encoder and decoder (the 784-400-40 style of the VAE papers)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    """Return Linear layers of the given sizes with ``activation`` between them (not at the end)."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+class MLPEncoder(nn.Module):
+    """Map images (B, C, H, W) in [0, 1] to the mean and log-variance of q(z | x), each (B, D)."""
+
+    def __init__(
+        self, channels: int, image_size: int, latent_dim: int, hidden_dims: Sequence[int] = (400,)
+    ) -> None:
+        super().__init__()
+        self.image_shape = (channels, image_size, image_size)
+        self.latent_dim = latent_dim
+        in_dim = channels * image_size * image_size
+        self.body = mlp([in_dim, *hidden_dims], nn.ReLU)
+        self.body.append(nn.ReLU())
+        self.head = nn.Linear(hidden_dims[-1], 2 * latent_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (mu, logvar) of the diagonal Gaussian posterior, each (B, latent_dim)."""
+        mu, logvar = self.head(self.body(x.flatten(1))).chunk(2, dim=-1)
+        return mu, logvar
+
+
+class MLPDecoder(nn.Module):
+    """Map latents (B, D) to likelihood parameters (B, C * params_per_channel, H, W)."""
+
+    def __init__(
+        self,
+        latent_dim: int,
+        channels: int,
+        image_size: int,
+        hidden_dims: Sequence[int] = (400,),
+        params_per_channel: int = 1,
+    ) -> None:
+        super().__init__()
+        self.image_shape = (channels, image_size, image_size)
+        self.out_shape = (channels * params_per_channel, image_size, image_size)
+        out_dim = self.out_shape[0] * image_size * image_size
+        self.net = mlp([latent_dim, *hidden_dims, out_dim], nn.ReLU)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Return unconstrained likelihood parameters (e.g. Bernoulli logits)."""
+        return self.net(z).view(-1, *self.out_shape)

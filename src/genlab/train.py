@@ -1,0 +1,90 @@
+"""genlab-train: compose the config, instantiate data, model, callbacks, loggers and trainer,
+then fit and test. Never imports a concrete model: ``_target_`` in the config does."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+
+from genlab.utils import ddp
+from genlab.utils.checks import check_model_data
+from genlab.utils.instantiate import instantiate_callbacks, instantiate_loggers
+from genlab.utils.job import isolated_job
+from genlab.utils.run_files import save_resolved_config, scalar_metrics, write_json
+
+log = logging.getLogger(__name__)
+
+CONFIG_DIR = os.environ.get("GENLAB_CONFIG_DIR", str(Path(__file__).resolve().parents[2] / "conf"))
+
+
+def log_hyperparameters(cfg: DictConfig, model: pl.LightningModule, loggers: list) -> None:
+    """Send the resolved config (plain values, no ``${``) and parameter counts to all loggers."""
+    params = OmegaConf.to_container(cfg, resolve=True)
+    params["model/params_total"] = sum(p.numel() for p in model.parameters())
+    params["model/params_trainable"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    for logger in loggers:
+        logger.log_hyperparams(params)
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Run one training job; return its final metrics (floats) keyed like ``val/elbo``."""
+    with isolated_job():
+        child = ddp.is_ddp_child()
+        try:
+            if not child:
+                save_resolved_config(cfg, cfg.paths.output_dir)
+            seed = pl.seed_everything(cfg.seed, workers=True)
+            log.info(f"Seed: {seed}; output folder: {cfg.paths.output_dir}")
+            datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
+            model: pl.LightningModule = hydra.utils.instantiate(cfg.model)
+            check_model_data(model, datamodule)
+            callbacks = instantiate_callbacks(cfg.get("callbacks"))
+            loggers = instantiate_loggers(cfg.get("logger"))
+            trainer: pl.Trainer = hydra.utils.instantiate(
+                cfg.trainer, callbacks=callbacks, logger=loggers or False
+            )
+            if isinstance(trainer.strategy, ddp.JobDDPStrategy) and not child:
+                ddp.register_job(cfg, "genlab.train:train", cfg.paths.output_dir)
+            log_hyperparameters(cfg, model, loggers)
+            if cfg.get("train", True):
+                trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            metrics = scalar_metrics(trainer.callback_metrics)
+            if cfg.get("test", False):
+                best = trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_path
+                if not cfg.get("train", True):
+                    best = cfg.get("ckpt_path")
+                trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+                metrics.update(scalar_metrics(trainer.callback_metrics))
+            if trainer.is_global_zero:
+                write_json(metrics, Path(cfg.paths.output_dir) / "metrics.json")
+            return metrics
+        finally:
+            ddp.clear_job()
+
+
+def optimized_value(cfg: DictConfig, metrics: dict[str, float]) -> float | None:
+    """Return ``metrics[cfg.optimized_metric]`` for sweepers, or None when none is named."""
+    name = cfg.get("optimized_metric")
+    if not name:
+        return None
+    if name not in metrics:
+        raise KeyError(
+            f"optimized_metric={name!r} was not logged; logged metrics: {sorted(metrics)}. "
+            "Set optimized_metric to one of them."
+        )
+    return metrics[name]
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Console entry point ``genlab-train``; returns the optimized metric for sweepers."""
+    return optimized_value(cfg, train(cfg))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""Instantiate callbacks and loggers from their config groups (a dict of ``_target_`` nodes)."""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning import Callback
+from pytorch_lightning.loggers import Logger
+
+from genlab.utils.wandb_utils import announce_offline, resolve_offline
+
+
+def _nodes(cfg: DictConfig | None, group: str) -> list[DictConfig]:
+    if not cfg:
+        return []
+    if not isinstance(cfg, DictConfig):
+        raise TypeError(f"{group} config must be a mapping of named entries, got {type(cfg)}")
+    return [node for node in cfg.values() if isinstance(node, DictConfig) and "_target_" in node]
+
+
+def instantiate_callbacks(cfg: DictConfig | None) -> list[Callback]:
+    """Return the Lightning callbacks configured under ``callbacks``."""
+    return [hydra.utils.instantiate(node) for node in _nodes(cfg, "callbacks")]
+
+
+def instantiate_loggers(cfg: DictConfig | None) -> list[Logger]:
+    """Return the loggers configured under ``logger``; W&B goes offline when there is no login."""
+    loggers = []
+    for node in _nodes(cfg, "logger"):
+        if node._target_.endswith("WandbLogger"):
+            node = OmegaConf.merge(node, {"offline": resolve_offline(node.get("offline"))})
+            if node.offline:
+                announce_offline(node.save_dir)
+        loggers.append(hydra.utils.instantiate(node))
+    return loggers
