@@ -1,0 +1,304 @@
+"""Base LightningDataModule for image datasets: splits, binarization, loaders, reference images.
+
+Every batch is ``(x, y)``: ``x`` float32 (B, C, H, W) in [0, 1], ``y`` int64 (B,). Datasets hold
+images as uint8 (or, for tiny sets, float in [0, 1]); the collate function turns them into
+floats once per batch, so nothing is decoded or converted per item.
+
+Binarization (``binarize``), for grey-scale data only:
+  * ``none``: grey values.
+  * ``dynamic``: every training batch is a fresh ``torch.bernoulli(x)``; val and test are
+    binarized ONCE with a generator seeded from ``seed`` (the test set is fixed, as in Burda
+    et al. 2016), so every evaluation sees the same binary images.
+  * ``static``: one fixed binarization of every split, drawn once from ``seed``. Val/test
+    are then identical to the ``dynamic`` val/test for the same seed.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset, default_collate
+
+from genlab.data.errors import DatasetNotFoundError
+from genlab.utils.images import to_uint8
+
+__all__ = [
+    "BINARIZE_MODES",
+    "SPLITS",
+    "DatasetNotFoundError",
+    "ImageCollate",
+    "ImageDataModule",
+    "TensorImageDataset",
+    "check_int",
+    "fixed_binarization",
+    "seeded_generator",
+    "to_unit_float",
+]
+
+BINARIZE_MODES = ("none", "dynamic", "static")
+SPLITS = ("train", "val", "test")
+
+
+def to_unit_float(images: torch.Tensor) -> torch.Tensor:
+    """Return images as float32 in [0, 1]: uint8 is divided by 255, floats pass through."""
+    if images.dtype == torch.uint8:
+        return images.float().div_(255.0)
+    return images.float()
+
+
+def seeded_generator(seed: int, purpose: str) -> torch.Generator:
+    """Return a CPU generator seeded from ``(seed, purpose)``: same stream on every run and rank."""
+    return torch.Generator().manual_seed(zlib.crc32(f"{seed}/{purpose}".encode()))
+
+
+def fixed_binarization(images: torch.Tensor, seed: int, purpose: str) -> torch.Tensor:
+    """Draw one Bernoulli binarization of ``images`` with a generator seeded from (seed, purpose).
+
+    Returns a tensor of the input's dtype: uint8 in {0, 255} for uint8 input, float in {0, 1}
+    for float input in [0, 1].
+    """
+    generator = seeded_generator(seed, purpose)
+    chunks = []
+    for chunk in images.split(8192):
+        binary = torch.bernoulli(to_unit_float(chunk), generator=generator)
+        chunks.append(to_uint8(binary) if images.dtype == torch.uint8 else binary)
+    return torch.cat(chunks) if chunks else images.clone()
+
+
+class TensorImageDataset(Dataset):
+    """In-memory images (N, C, H, W), uint8 or float in [0, 1], with int64 labels (N,)."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        if images.ndim != 4 or len(images) != len(labels):
+            raise ValueError(
+                f"expected images (N, C, H, W) and labels (N,), got {tuple(images.shape)} "
+                f"and {tuple(labels.shape)}"
+            )
+        self.images = images
+        self.labels = labels.long()
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images[index], self.labels[index]
+
+
+class ImageCollate:
+    """Collate (image, label) samples into ``(x, y)``: x float32 (B, C, H, W) in [0, 1], y int64.
+
+    With ``binarize=True`` every call returns a fresh ``torch.bernoulli(x)`` (dynamic
+    binarization); in worker processes the draw uses the worker's seeded RNG.
+    """
+
+    def __init__(self, binarize: bool = False) -> None:
+        self.binarize = binarize
+
+    def __call__(self, samples: list[Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = default_collate(samples)
+        x = to_unit_float(x)
+        if self.binarize:
+            x = torch.bernoulli(x)
+        return x, torch.as_tensor(y).long()
+
+
+def check_int(key: str, value: Any, low: int, high: int | None = None) -> int:
+    """Return ``value`` if it is an int in [low, high]; otherwise raise a ValueError naming key."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{key}={value!r} is invalid: expected an integer {bound}.")
+    if high is not None and value > high:
+        raise ValueError(f"{key}={value!r} is invalid: expected an integer in [{low}, {high}].")
+    return value
+
+
+class ImageDataModule(pl.LightningDataModule):
+    """Shared splits, binarization, loaders and ``real_images`` for the image datamodules.
+
+    Subclasses set the class attributes and implement ``_load_tensors`` (in-memory data) or
+    override ``_build_datasets`` (e.g. CelebA, read from disk per item).
+    """
+
+    name: str = "images"  #: dataset name; metrics use it in cache keys
+    num_channels: int = 1  #: channels of the stored images
+    color: bool = False  #: 8-bit colour data is never binarized
+    num_classes: int | None = 10  #: number of label values, None if labels are not classes
+    min_image_size: int = 8
+    max_image_size: int = 256
+
+    def __init__(
+        self,
+        *,
+        image_size: int,
+        channels: int | None = None,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        binarize: str = "none",
+        seed: int = 0,
+        pin_memory: bool = False,
+        drop_last: bool = False,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if binarize not in BINARIZE_MODES:
+            raise ValueError(
+                f"data.binarize={binarize!r} is not allowed; use one of {'|'.join(BINARIZE_MODES)}."
+            )
+        if self.color and binarize != "none":
+            raise ValueError(
+                f"data.binarize={binarize!r}: {self.name} is 8-bit colour data and is not "
+                "binarized; set data.binarize=none."
+            )
+        if channels is not None and channels != self.num_channels:
+            raise ValueError(
+                f"data.channels={channels!r} does not match {self.name}, which has "
+                f"{self.num_channels} channel(s); set data.channels={self.num_channels}."
+            )
+        high = self.max_image_size
+        self._image_size = check_int("data.image_size", image_size, self.min_image_size, high)
+        self.batch_size = check_int("data.batch_size", batch_size, 1)
+        self.num_workers = check_int("data.num_workers", num_workers, 0)
+        self.binarize = binarize
+        self.seed = int(seed)
+        self.pin_memory = bool(pin_memory)
+        self.drop_last = bool(drop_last)
+        self._datasets: dict[str, Dataset] | None = None
+        #: split -> indices into the source data (set by in-memory subclasses in setup)
+        self.split_indices: dict[str, torch.Tensor] = {}
+
+    # ----- shape information -------------------------------------------------------------
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the images in every batch."""
+        return (self.num_channels, self._image_size, self._image_size)
+
+    @property
+    def channels(self) -> int:
+        """Number of image channels (1 grey, 3 colour)."""
+        return self.num_channels
+
+    @property
+    def image_size(self) -> int:
+        """Height and width of the (square) images in pixels."""
+        return self._image_size
+
+    # ----- loading -----------------------------------------------------------------------
+    def _load_tensors(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Return split -> (images (N, C, H, W) uint8 or float in [0, 1], labels int64 (N,))."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _load_tensors")
+
+    def _build_datasets(self) -> dict[str, Dataset]:
+        """Return split -> Dataset of (image, label), with the fixed binarizations applied."""
+        datasets: dict[str, Dataset] = {}
+        for split, (images, labels) in self._load_tensors().items():
+            if self.binarize == "static" or (self.binarize == "dynamic" and split != "train"):
+                images = fixed_binarization(images, self.seed, f"{self.name}/{split}")
+            datasets[split] = TensorImageDataset(images, labels)
+        return datasets
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load all splits once (every rank computes the same seeded splits)."""
+        if self._datasets is None:
+            self._datasets = self._build_datasets()
+
+    def dataset(self, split: str) -> Dataset:
+        """Return the Dataset of ``split`` (train|val|test); runs prepare_data/setup if needed."""
+        if split not in SPLITS:
+            raise ValueError(f"split={split!r} is not allowed; use one of {'|'.join(SPLITS)}.")
+        if self._datasets is None:
+            self.prepare_data()
+            self.setup()
+        assert self._datasets is not None
+        return self._datasets[split]
+
+    @property
+    def num_train(self) -> int:
+        """Number of training images."""
+        return len(self.dataset("train"))
+
+    @property
+    def num_val(self) -> int:
+        """Number of validation images."""
+        return len(self.dataset("val"))
+
+    @property
+    def num_test(self) -> int:
+        """Number of test images."""
+        return len(self.dataset("test"))
+
+    # ----- loaders -----------------------------------------------------------------------
+    def _loader(self, split: str, shuffle: bool, binarize: bool, drop_last: bool) -> DataLoader:
+        return DataLoader(
+            self.dataset(split),
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+            collate_fn=ImageCollate(binarize=binarize),
+            drop_last=drop_last,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled training batches; a fresh Bernoulli draw per batch when binarize=dynamic."""
+        dynamic = self.binarize == "dynamic"
+        return self._loader("train", shuffle=True, binarize=dynamic, drop_last=self.drop_last)
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation batches in a fixed order (fixed binarization unless binarize=none)."""
+        return self._loader("val", shuffle=False, binarize=False, drop_last=False)
+
+    def test_dataloader(self) -> DataLoader:
+        """Test batches in a fixed order (fixed binarization unless binarize=none)."""
+        return self._loader("test", shuffle=False, binarize=False, drop_last=False)
+
+    # ----- reference images for metrics --------------------------------------------------
+    def real_images(self, split: str = "train", num: int | None = None) -> torch.Tensor:
+        """Return the first ``num`` images of ``split`` (all if None) as the model sees them.
+
+        Returns float32 (N, C, H, W) in [0, 1] on the CPU, in the split's stored order (the
+        order of the val/test loaders; train unshuffled). Values by ``binarize``:
+        ``none``: grey values; ``static``: the fixed binarization used everywhere;
+        ``dynamic``: val/test give their fixed evaluation binarization, train gives ONE
+        binarization drawn from ``seed`` (identical on every call) in place of the fresh
+        per-batch draws of training. Raises ValueError if ``num`` exceeds the split size.
+        Outside a Trainer it calls ``prepare_data()`` and ``setup()`` itself.
+        """
+        dataset = self.dataset(split)
+        n = len(dataset) if num is None else num
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= len(dataset):
+            raise ValueError(
+                f"num={num!r} real images requested from the {self.name} {split} split, "
+                f"which has {len(dataset)}; ask for at most {len(dataset)} (or num=None)."
+            )
+        if isinstance(dataset, TensorImageDataset):
+            images = to_unit_float(dataset.images[:n].clone())
+        elif n == 0:
+            images = torch.empty(0, *self.image_shape)
+        else:
+            loader = DataLoader(
+                Subset(dataset, range(n)),
+                batch_size=max(self.batch_size, 256),
+                num_workers=self.num_workers,
+                collate_fn=ImageCollate(binarize=False),
+            )
+            images = torch.cat([x for x, _ in loader])
+        if split == "train" and self.binarize == "dynamic":
+            generator = seeded_generator(self.seed, f"{self.name}/real_train")
+            images = torch.bernoulli(images, generator=generator)
+        return images
+
+    def protocol(self) -> dict[str, Any]:
+        """Return the settings that define the data a score was computed on (for run summaries)."""
+        return {
+            "dataset": self.name,
+            "image_shape": list(self.image_shape),
+            "binarize": self.binarize,
+            "seed": self.seed,
+            "num_train": self.num_train,
+            "num_val": self.num_val,
+            "num_test": self.num_test,
+        }

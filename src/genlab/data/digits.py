@@ -1,0 +1,86 @@
+"""scikit-learn's bundled 8x8 handwritten digits: 1,797 real images, no download needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from sklearn.datasets import load_digits
+from torchvision.transforms.v2 import InterpolationMode
+from torchvision.transforms.v2 import functional as TF
+
+from genlab.data.base import ImageDataModule, check_int, seeded_generator
+
+NUM_DIGITS = 1797  #: images in sklearn.datasets.load_digits
+RESIZE_MODES = ("bilinear", "pad")
+
+
+def resize_digits(images: torch.Tensor, image_size: int, mode: str) -> torch.Tensor:
+    """Bring float images (N, 1, 8, 8) in [0, 1] to (N, 1, image_size, image_size) in [0, 1].
+
+    ``bilinear``: bilinear interpolation (antialiased when shrinking); ``pad``: zero-padding
+    that keeps the 8x8 digit centred (one extra pixel right/bottom when the margin is odd).
+    """
+    if mode == "pad":
+        total = image_size - images.shape[-1]
+        before = total // 2
+        return F.pad(images, (before, total - before, before, total - before))
+    resized = TF.resize(
+        images, [image_size, image_size], interpolation=InterpolationMode.BILINEAR, antialias=True
+    )
+    return resized.clamp_(0.0, 1.0)
+
+
+class DigitsDataModule(ImageDataModule):
+    """The offline default dataset: sklearn digits scaled to [0, 1], resized or padded.
+
+    Images are stored as float32 in [0, 1] (not uint8: the 17 grey levels value/16 are not
+    exact in 8 bits, and the whole set is 5.6 MB at 28x28). The train/val/test split is a
+    permutation drawn from ``seed``: identical on every run and every DDP rank. After setup,
+    ``split_indices[split]`` holds each split's indices into ``load_digits()``.
+    """
+
+    name = "digits"
+    num_channels = 1
+    min_image_size = 8
+    max_image_size = 64
+
+    def __init__(
+        self,
+        image_size: int = 28,
+        resize: str = "bilinear",
+        val_size: int = 250,
+        test_size: int = 250,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(image_size=image_size, **kwargs)
+        if resize not in RESIZE_MODES:
+            raise ValueError(
+                f"data.resize={resize!r} is not allowed; use one of {'|'.join(RESIZE_MODES)}."
+            )
+        self.resize = resize
+        self.val_size = check_int("data.val_size", val_size, 0, NUM_DIGITS - 1)
+        self.test_size = check_int("data.test_size", test_size, 0, NUM_DIGITS - 1)
+        if val_size + test_size >= NUM_DIGITS:
+            raise ValueError(
+                f"data.val_size + data.test_size = {val_size + test_size} leaves no training "
+                f"images out of {NUM_DIGITS}; make the sum smaller."
+            )
+
+    def _load_tensors(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Return split -> (float images (N, 1, S, S) in [0, 1], int64 labels)."""
+        digits = load_digits()
+        images = torch.from_numpy(digits.images).float().div_(16.0).unsqueeze(1)
+        images = resize_digits(images, self.image_size, self.resize)
+        labels = torch.from_numpy(digits.target).long()
+        order = torch.randperm(len(images), generator=seeded_generator(self.seed, "digits/split"))
+        test_end = self.test_size
+        val_end = test_end + self.val_size
+        parts = {"test": order[:test_end], "val": order[test_end:val_end], "train": order[val_end:]}
+        self.split_indices = parts
+        return {split: (images[idx], labels[idx]) for split, idx in parts.items()}
+
+    def protocol(self) -> dict[str, Any]:
+        """Return the base protocol plus the resize mode."""
+        return {**super().protocol(), "resize": self.resize}
