@@ -142,7 +142,8 @@ class ImageDataModule(pl.LightningDataModule):
         drop_last: bool = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        # logger=False: the entry point logs the whole resolved config; no duplicate top-level keys
+        self.save_hyperparameters(logger=False)
         if binarize not in BINARIZE_MODES:
             raise ValueError(
                 f"data.binarize={binarize!r} is not allowed; use one of {'|'.join(BINARIZE_MODES)}."
