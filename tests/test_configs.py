@@ -1,0 +1,81 @@
+"""Every config option composes, and every data/model/trainer/logger/callback instantiates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+import pytest
+from hydra.errors import ConfigCompositionException
+
+from genlab.train import CONFIG_DIR
+from genlab.utils.instantiate import instantiate_callbacks, instantiate_loggers
+from conftest import compose_config
+
+CONF = Path(CONFIG_DIR)
+# models that need other data than the default digits at 28 pixels
+MODEL_DATA = {"gan_mlp": ["data=ring2d"], "sngan": ["data.image_size=32"]}
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("model", options("model"))
+def test_every_model_instantiates_with_its_data(tmp_path, model):
+    cfg = compose_config([f"model={model}", *MODEL_DATA.get(model, [])], tmp_path)
+    net = hydra.utils.instantiate(cfg.model)
+    dm = hydra.utils.instantiate(cfg.data)
+    assert tuple(net.expected_input_shape) == tuple(dm.image_shape)
+
+
+@pytest.mark.parametrize("data", options("data"))
+def test_every_datamodule_instantiates(tmp_path, data):
+    cfg = compose_config([f"data={data}"], tmp_path)
+    dm = hydra.utils.instantiate(cfg.data)
+    assert len(dm.image_shape) in (1, 3)
+
+
+@pytest.mark.parametrize("trainer", options("trainer"))
+def test_every_trainer_config_composes(tmp_path, trainer):
+    cfg = compose_config([f"trainer={trainer}"], tmp_path)
+    assert cfg.trainer._target_ == "pytorch_lightning.Trainer"
+    if trainer in ("default", "cpu", "ddp_cpu"):  # the others need GPUs
+        hydra.utils.instantiate(cfg.trainer, logger=False)
+
+
+@pytest.mark.parametrize("logger", options("logger"))
+def test_every_logger_instantiates(tmp_path, logger):
+    cfg = compose_config([f"logger={logger}"], tmp_path)
+    loggers = instantiate_loggers(cfg.get("logger"))
+    assert len(loggers) == {"none": 0, "many": 2}.get(logger, 1)
+
+
+@pytest.mark.parametrize("callbacks", options("callbacks"))
+def test_every_callbacks_config_instantiates(tmp_path, callbacks):
+    cfg = compose_config([f"callbacks={callbacks}"], tmp_path)
+    assert isinstance(instantiate_callbacks(cfg.get("callbacks")), list)
+
+
+@pytest.mark.parametrize("experiment", options("experiment"))
+def test_every_experiment_composes(tmp_path, experiment):
+    cfg = compose_config([f"experiment={experiment}"], tmp_path)
+    hydra.utils.instantiate(cfg.model)
+
+
+def test_debug_fast_composes(tmp_path):
+    cfg = compose_config(["debug=fast"], tmp_path)
+    assert cfg.trainer.max_epochs == 2
+
+
+def test_wrong_key_and_option_are_named(tmp_path):
+    with pytest.raises(ConfigCompositionException, match="lr_typo"):
+        compose_config(["model.optimizer.lr_typo=1"], tmp_path)
+    with pytest.raises(ConfigCompositionException, match="vae_typo"):
+        compose_config(["model=vae_typo"], tmp_path)
+
+
+def test_bad_objective_is_named(tmp_path):
+    cfg = compose_config(["model.objective=elbow"], tmp_path)
+    with pytest.raises(Exception, match="model.objective='elbow'; allowed: elbo, iwae"):
+        hydra.utils.instantiate(cfg.model)
