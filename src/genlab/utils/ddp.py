@@ -8,27 +8,44 @@ config to ``<job output dir>/.hydra/ddp_job.yaml`` and starts each child rank as
 ``python -m genlab.utils.ddp <that file>``: no Hydra in the children, so no new folders or
 sweeps, and every rank provably runs the same values. Only rank 0 logs (Lightning loggers are
 rank-zero only). Without a registered job (plain Python use) Lightning's launcher is used.
+
+A job ends only when its child ranks have ended (``reap_children``, called by
+``genlab.utils.job.isolated_job``). Lightning's child-process observer SIGKILLs the *main*
+process when a child exits with an error; in a sweep that would end every later job too, so
+the observer is stopped when the job itself fails or ends and the failure is left to Hydra.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from lightning_fabric.strategies.launchers.subprocess_script import _ChildProcessObserver
+from lightning_fabric.utilities.distributed import _set_num_threads_if_needed
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.strategies import DDPStrategy
 from pytorch_lightning.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 
+log = logging.getLogger(__name__)
+
 CHILD_ENV = "GENLAB_DDP_CHILD"
 _current_job: Path | None = None
+_spawning_launcher: _JobLauncher | None = None  # the launcher that started this job's children
 
 
 def is_ddp_child() -> bool:
-    """Return True inside a rank > 0 process started by genlab's launcher."""
-    return os.environ.get(CHILD_ENV) == "1"
+    """Return True in a rank > 0: started by genlab's launcher, or by SLURM/torchrun (each
+    SLURM task of a multi-node job runs the Hydra job itself; only global rank 0 writes files)."""
+    if os.environ.get(CHILD_ENV) == "1":
+        return True
+    rank = os.environ.get("RANK") or os.environ.get("SLURM_PROCID") or "0"
+    return rank.isdigit() and int(rank) > 0
 
 
 def register_job(cfg: DictConfig, entry: str, output_dir: str) -> Path:
@@ -54,13 +71,52 @@ def clear_job() -> None:
     _current_job = None
 
 
+class _JobObserver(_ChildProcessObserver):
+    """Lightning's child-process observer that can be stopped when its job ends."""
+
+    def __init__(self, child_processes: list[subprocess.Popen]) -> None:
+        super().__init__(main_pid=os.getpid(), child_processes=child_processes, sleep_period=1)
+        self._stopped = False
+
+    def stop(self) -> None:
+        """Stop watching: the job ended, so its children ending is no reason to kill anything."""
+        self._stopped = True
+
+    def _run(self) -> bool:
+        return self._stopped or super()._run()
+
+
 class _JobLauncher(_SubprocessScriptLauncher):
     """Lightning's subprocess launcher with children that run the registered job file."""
 
+    observer: _JobObserver | None = None
+
+    def launch(self, function: Callable, *args: Any, trainer: Any = None, **kwargs: Any) -> Any:
+        """Start the child ranks (once per job) and a stoppable observer, then run ``function``."""
+        if _current_job is None:
+            return super().launch(function, *args, trainer=trainer, **kwargs)
+        self.cluster_environment.validate_settings(
+            num_devices=self.num_processes, num_nodes=self.num_nodes
+        )
+        if not self.cluster_environment.creates_processes_externally:
+            self._call_children_scripts()
+            self.observer = _JobObserver(self.procs)
+            self.observer.start()
+        _set_num_threads_if_needed(num_processes=self.num_processes)
+        return function(*args, **kwargs)
+
+    def kill(self, signum: Any) -> None:
+        """Kill the children (Lightning does on an error) without the observer killing us."""
+        if self.observer is not None:
+            self.observer.stop()
+        super().kill(signum)
+
     def _call_children_scripts(self) -> None:
+        global _spawning_launcher
         if _current_job is None:
             return super()._call_children_scripts()
         self._check_can_spawn_children()
+        _spawning_launcher = self
         self.procs = []
         env = self.cluster_environment
         # the same variables Lightning's launcher sets (see _SubprocessScriptLauncher)
@@ -84,6 +140,34 @@ class JobDDPStrategy(DDPStrategy):
             return super()._configure_launcher()
         self._launcher = _JobLauncher(self.cluster_environment, self.num_processes, self.num_nodes)
         return None
+
+
+def reap_children(failed: bool, timeout: float = 120.0) -> list[int]:
+    """End this job's child ranks; return their exit codes (empty when none were started).
+
+    After a normal end, wait up to ``timeout`` seconds for each child; after a failure (or a
+    child still running after the timeout) kill it: a failed rank 0 leaves the others blocked
+    in a collective. Called at the end of every job, so no rank outlives its job.
+    """
+    global _spawning_launcher
+    launcher, _spawning_launcher = _spawning_launcher, None
+    if launcher is None:
+        return []
+    if launcher.observer is not None:
+        launcher.observer.stop()
+    codes = []
+    for rank, proc in enumerate(launcher.procs, start=1):
+        try:
+            if failed:
+                proc.kill()
+            codes.append(proc.wait(timeout=timeout))
+        except subprocess.TimeoutExpired:
+            log.warning(f"DDP rank {rank} (pid {proc.pid}) still running {timeout}s after its job")
+            proc.kill()
+            codes.append(proc.wait())
+    if not failed and any(codes):
+        log.warning(f"DDP child ranks exited with codes {codes}")
+    return codes
 
 
 def run_child(job_file: str) -> None:

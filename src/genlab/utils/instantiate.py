@@ -7,6 +7,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import Callback
 from pytorch_lightning.loggers import Logger
 
+from genlab.utils.sweep import apply_sweep_identity
 from genlab.utils.wandb_utils import announce_offline, resolve_offline
 
 
@@ -29,6 +30,7 @@ def instantiate_loggers(cfg: DictConfig | None) -> list[Logger]:
     for node in _nodes(cfg, "logger"):
         if node._target_.endswith("WandbLogger"):
             node = OmegaConf.merge(node, {"offline": resolve_offline(node.get("offline"))})
+            node = apply_sweep_identity(node)  # multirun: W&B group + swept-key tags
             if node.offline:
                 announce_offline(node.save_dir)
         loggers.append(hydra.utils.instantiate(node))

@@ -3,7 +3,8 @@
 Hydra multirun runs jobs one after another in one process. Lightning's DDP launcher writes
 MASTER_ADDR/MASTER_PORT/LOCAL_RANK/WORLD_SIZE/NODE_RANK into ``os.environ`` and leaves the
 process group up, and W&B keeps its run open: without this, job 2 believes it is a DDP child
-(LOCAL_RANK set) and never launches its ranks (Lightning issue #11300).
+(LOCAL_RANK set) and never launches its ranks (Lightning issue #11300). The job's child ranks
+are waited for (or killed, when the job failed) so none outlives its job.
 """
 
 from __future__ import annotations
@@ -14,19 +15,34 @@ from collections.abc import Iterator
 
 import torch.distributed as dist
 
+from genlab.utils import ddp
 from genlab.utils.wandb_utils import finish_wandb
+
+
+def _finish_wandb(failed: bool) -> None:
+    """Finish the job's W&B run; a failed job's run is marked failed (exit code 1)."""
+    if failed:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish(exit_code=1)
+    finish_wandb()
 
 
 @contextlib.contextmanager
 def isolated_job() -> Iterator[None]:
-    """Run a job, then finish W&B, tear down the process group and restore ``os.environ``."""
+    """Run a job, then finish W&B, end its DDP child ranks, tear down the process group and
+    restore ``os.environ`` (also when the job raised)."""
     saved_env = dict(os.environ)
+    failed = True
     try:
         yield
+        failed = False
     finally:
         try:
-            finish_wandb()
+            _finish_wandb(failed)
         finally:
+            ddp.reap_children(failed=failed)
             if dist.is_available() and dist.is_initialized():
                 dist.destroy_process_group()
             os.environ.clear()
