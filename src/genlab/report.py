@@ -94,6 +94,8 @@ def report(cfg: DictConfig) -> pd.DataFrame:
     root = Path(to_absolute_path(cfg.runs))
     runs = collect_runs(root)
     refs = OmegaConf.to_container(cfg.references) if cfg.get("references") else {}
+    if cfg.get("references_file"):
+        refs.update(OmegaConf.to_container(OmegaConf.load(to_absolute_path(cfg.references_file))))
     table = summarize(runs, list(cfg.metrics), list(cfg.get("group_by") or []), refs)
     markdown = table.to_markdown(index=False) if _has_tabulate() else table.to_string()
     (root / "report.md").write_text(markdown + "\n")
