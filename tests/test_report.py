@@ -17,7 +17,7 @@ def test_report_groups_seeds_and_prints_paper_numbers(tiny_cfg, tmp_path):
     cfg = OmegaConf.create(
         {
             "runs": str(tmp_path / "sweep"),
-            "metrics": ["test/nll_iw", "val/elbo"],
+            "columns": ["test/nll_iw", "val/elbo"],
             "group_by": ["model.objective"],
             "references": {"iwae": {"test/nll_iw": 84.78}},
         }
@@ -32,6 +32,6 @@ def test_report_groups_seeds_and_prints_paper_numbers(tiny_cfg, tmp_path):
 
 
 def test_report_without_runs_says_what_it_looked_for(tmp_path):
-    cfg = OmegaConf.create({"runs": str(tmp_path), "metrics": ["val/elbo"]})
+    cfg = OmegaConf.create({"runs": str(tmp_path), "columns": ["val/elbo"]})
     with pytest.raises(FileNotFoundError, match="metrics.json"):
         report(cfg)

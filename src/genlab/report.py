@@ -1,6 +1,6 @@
 """genlab-report: a paper-style table, mean ± std over seeds, next to the papers' numbers.
 
-    genlab-report runs=outputs/train/multiruns/<time> metrics=[test/nll_iw,val/elbo]
+    genlab-report runs=outputs/train/multiruns/<time> columns=[test/nll_iw,val/elbo]
 
 Reads every run folder below ``runs`` (each has ``metrics.json`` and
 ``.hydra/resolved_config.yaml``), groups runs that differ only in ``seed`` (or by the
@@ -96,7 +96,7 @@ def report(cfg: DictConfig) -> pd.DataFrame:
     refs = OmegaConf.to_container(cfg.references) if cfg.get("references") else {}
     if cfg.get("references_file"):
         refs.update(OmegaConf.to_container(OmegaConf.load(to_absolute_path(cfg.references_file))))
-    table = summarize(runs, list(cfg.metrics), list(cfg.get("group_by") or []), refs)
+    table = summarize(runs, list(cfg.columns), list(cfg.get("group_by") or []), refs)
     markdown = table.to_markdown(index=False) if _has_tabulate() else table.to_string()
     (root / "report.md").write_text(markdown + "\n")
     table.to_csv(root / "report.csv", index=False)
