@@ -22,9 +22,14 @@ log = logging.getLogger(__name__)
 CONFIG_DIR = os.environ.get("GENLAB_CONFIG_DIR", str(Path(__file__).resolve().parents[2] / "conf"))
 
 
-def log_hyperparameters(cfg: DictConfig, model: pl.LightningModule, loggers: list) -> None:
-    """Send the resolved config (plain values, no ``${``) and parameter counts to all loggers."""
+def log_hyperparameters(
+    cfg: DictConfig, model: pl.LightningModule, loggers: list, seed: int | None = None
+) -> None:
+    """Send the resolved config (plain values, no ``${``), parameter counts and the effective
+    seed (``seed_effective``: what ``seed_everything`` used, also when ``seed`` is null)."""
     params = OmegaConf.to_container(cfg, resolve=True)
+    if seed is not None:
+        params["seed_effective"] = seed
     params["model/params_total"] = sum(p.numel() for p in model.parameters())
     params["model/params_trainable"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
     for logger in loggers:
@@ -50,7 +55,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             )
             if isinstance(trainer.strategy, ddp.JobDDPStrategy) and not child:
                 ddp.register_job(cfg, "genlab.train:train", cfg.paths.output_dir)
-            log_hyperparameters(cfg, model, loggers)
+            log_hyperparameters(cfg, model, loggers, seed=seed)
             if cfg.get("train", True):
                 trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
             metrics = scalar_metrics(trainer.callback_metrics)

@@ -170,8 +170,23 @@ def reap_children(failed: bool, timeout: float = 120.0) -> list[int]:
     return codes
 
 
+def _log_to_job_folder(job_file: Path) -> None:
+    """Send this rank's Python logging to ``<job folder>/ddp_rank<k>.log`` and stderr (Hydra
+    configures logging only in rank 0)."""
+    rank = os.environ.get("LOCAL_RANK", "?")
+    logging.basicConfig(
+        level=logging.INFO,
+        format=f"[%(asctime)s][rank {rank}][%(name)s][%(levelname)s] - %(message)s",
+        handlers=[
+            logging.StreamHandler(),
+            logging.FileHandler(job_file.parent.parent / f"ddp_rank{rank}.log"),
+        ],
+    )
+
+
 def run_child(job_file: str) -> None:
     """Entry point of a child rank: load the job file and call its entry with the config."""
+    _log_to_job_folder(Path(job_file))
     job = OmegaConf.load(job_file)
     module_name, func_name = job.entry.split(":")
     getattr(importlib.import_module(module_name), func_name)(job.config)
