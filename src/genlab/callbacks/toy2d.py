@@ -1,0 +1,104 @@
+"""Scatter plot and mode metrics for GANs on 2D toys (ring2d / grid2d).
+
+Every ``every_n_epochs`` training epochs (and at the end of training) the callback draws
+``num_samples`` points from ``pl_module.generate`` on fixed noise, computes
+``genlab.metrics.toy2d.mode_metrics`` against the datamodule's true modes, logs
+``val/modes``, ``val/hq_frac``, ``val/kl_modes``, and saves a scatter plot over the true
+modes to ``<trainer.default_root_dir>/images/`` and to W&B (``val/toy2d_samples``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytorch_lightning as pl  # noqa: E402
+import torch  # noqa: E402
+from pytorch_lightning.loggers import WandbLogger  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+from genlab.metrics.toy2d import ModeStats, mode_metrics  # noqa: E402
+
+
+def scatter_plot(samples: Tensor, centers: Tensor, path: str, title: str = "") -> str:
+    """Save a PNG of ``samples`` (N, 2) (black dots) over mode ``centers`` (red crosses);
+    returns ``path``."""
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    pts = samples.detach().cpu().numpy()
+    c = centers.cpu().numpy()
+    ax.scatter(pts[:, 0], pts[:, 1], s=2, c="black", alpha=0.3, label="generated")
+    ax.scatter(c[:, 0], c[:, 1], s=30, c="red", marker="x", label="modes")
+    span = float(abs(c).max()) * 1.5 + 1e-6
+    ax.set_xlim(-span, span)
+    ax.set_ylim(-span, span)
+    ax.set_aspect("equal")
+    ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+class Toy2DModes(pl.Callback):
+    """Mode metrics + scatter plot of generated 2D points. ``last`` holds the latest ModeStats."""
+
+    def __init__(
+        self,
+        every_n_epochs: int = 1,
+        num_samples: int = 2500,
+        threshold: float = 3.0,
+        seed: int = 1234,
+        prefix: str = "val",
+    ) -> None:
+        self.every_n_epochs, self.num_samples = every_n_epochs, num_samples
+        self.threshold, self.seed, self.prefix = threshold, seed, prefix
+        self.last: ModeStats | None = None
+        self._last_step = -1
+
+    def _evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> ModeStats | None:
+        dm = trainer.datamodule
+        if dm is None or not hasattr(dm, "centers"):
+            raise ValueError("Toy2DModes needs a toy2d datamodule (data=ring2d or data=grid2d).")
+        if trainer.global_step == self._last_step:
+            return self.last
+        gen = torch.Generator().manual_seed(self.seed)  # fixed noise: comparable across epochs
+        samples = pl_module.generate(pl_module.sample_noise(self.num_samples, generator=gen))
+        self.last = mode_metrics(samples, dm.centers, dm.std, self.threshold)
+        self._last_step = trainer.global_step
+        if trainer.is_global_zero:
+            self._save_plot(trainer, samples, dm)
+        return self.last
+
+    def _save_plot(self, trainer: pl.Trainer, samples: Tensor, dm: object) -> None:
+        folder = os.path.join(trainer.default_root_dir, "images")
+        os.makedirs(folder, exist_ok=True)
+        s = self.last
+        title = (
+            f"{dm.name} step {trainer.global_step}: {s.modes}/{len(dm.centers)} modes, "
+            f"{100 * s.hq_frac:.1f}% HQ, KL {s.kl_modes:.3f}"
+        )
+        path = os.path.join(
+            folder, f"toy2d_epoch{trainer.current_epoch:04d}_step{trainer.global_step:07d}.png"
+        )
+        scatter_plot(samples, dm.centers, path, title)
+        # Same step axis as self.log (Lightning logs metrics at _batches_that_stepped).
+        step = trainer.fit_loop.epoch_loop._batches_that_stepped
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.log_image(key=f"{self.prefix}/toy2d_samples", images=[path], step=step)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Evaluate every ``every_n_epochs`` epochs and on the last epoch; log the metrics."""
+        last_epoch = trainer.should_stop or trainer.current_epoch + 1 >= (trainer.max_epochs or 0)
+        if (trainer.current_epoch + 1) % self.every_n_epochs and not last_epoch:
+            return
+        stats = self._evaluate(trainer, pl_module)
+        for key, value in stats.as_log_dict(self.prefix).items():
+            pl_module.log(key, value, on_step=False, on_epoch=True)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Final evaluation (kept in ``last``) when training stopped mid-epoch (max_steps)."""
+        self._evaluate(trainer, pl_module)

@@ -1,0 +1,120 @@
+"""DCGAN generator and discriminator (Radford et al. 2016) for 16, 28, 32 and 64 pixels.
+
+The generator maps z (N, latent_dim) to images (N, C, H, W) in [-1, 1] (tanh); the
+discriminator maps images in [-1, 1] to one logit per example, shape (N,). Each stride-2
+(transposed) convolution doubles (halves) the resolution, starting from 4x4 (7x7 for 28 px).
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+from genlab.nets.spectral import add_spectral_norm, norm_layer
+
+SUPPORTED_SIZES = (16, 28, 32, 64)
+
+
+def _plan(image_size: int) -> tuple[int, int]:
+    """Return (initial resolution, number of x2 stages) for ``image_size``; ValueError if
+    the size is unsupported."""
+    if image_size not in SUPPORTED_SIZES:
+        raise ValueError(
+            f"DCGAN nets do not support image_size={image_size}; supported sizes: "
+            f"{list(SUPPORTED_SIZES)} (set data.image_size to one of them)."
+        )
+    init = 7 if image_size == 28 else 4
+    return init, int(math.log2(image_size // init))
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN weight init: conv weights N(0, 0.02), norm scales N(1, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d | nn.GroupNorm):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+class DCGANGenerator(nn.Module):
+    """z (N, latent_dim) -> images (N, channels, image_size, image_size) in [-1, 1]."""
+
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        image_size: int = 32,
+        channels: int = 3,
+        base_channels: int = 64,
+    ) -> None:
+        super().__init__()
+        init, n_up = _plan(image_size)
+        self.latent_dim = latent_dim
+        self.output_shape = (channels, image_size, image_size)
+        width = base_channels * 2 ** (n_up - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, width, init, 1, 0, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(True),
+        ]
+        for _ in range(n_up - 1):
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width // 2),
+                nn.ReLU(True),
+            ]
+            width //= 2
+        layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        dcgan_init(self)
+
+    def forward(self, z: Tensor) -> Tensor:
+        """Return images (N, C, H, W) in [-1, 1]."""
+        return self.net(z.view(z.shape[0], -1, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    """Images (N, C, H, W) in [-1, 1] -> logits (N,).
+
+    Args:
+        norm: 'batch' (DCGAN), 'layer' or 'none' (use these with a gradient penalty).
+        spectral_norm: wrap every convolution in spectral normalization (SNGAN's "standard CNN"
+            uses spectral_norm=True with norm='none').
+    """
+
+    def __init__(
+        self,
+        image_size: int = 32,
+        channels: int = 3,
+        base_channels: int = 64,
+        norm: str = "batch",
+        spectral_norm: bool = False,
+    ) -> None:
+        super().__init__()
+        init, n_down = _plan(image_size)
+        norm_layer(norm, 1)  # validate the name before building anything
+        self.input_shape = (channels, image_size, image_size)
+        width = base_channels
+        layers: list[nn.Module] = [
+            nn.Conv2d(channels, width, 4, 2, 1),
+            nn.LeakyReLU(0.2, True),
+        ]
+        for _ in range(n_down - 1):
+            layers += [
+                nn.Conv2d(width, width * 2, 4, 2, 1, bias=norm == "none"),
+                norm_layer(norm, width * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
+            width *= 2
+        layers.append(nn.Conv2d(width, 1, init, 1, 0))
+        self.net = nn.Sequential(*layers)
+        dcgan_init(self)
+        if spectral_norm:
+            add_spectral_norm(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Return one logit per example, shape (N,)."""
+        return self.net(x).flatten()
