@@ -11,10 +11,12 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from conftest import run_cli
@@ -104,6 +106,21 @@ def test_optuna_two_trials_report_the_best_value(tmp_path):
     assert resolved.model.beta == pytest.approx(results["best_params"]["model.beta"])
 
 
+@pytest.mark.slow
+def test_gan_optuna_trials_run_the_sampled_gan_settings(tmp_path):
+    # val/fid needs the sample-quality metrics (slow on CPU): val/d_real stands in for it here
+    args = ["hparams_search=gan_optuna", "hydra.sweeper.n_trials=2", "logger=csv", *TINY_RUN]
+    check_ok(run_cli([*args, "optimized_metric=val/d_real"], tmp_path, timeout=240))
+    (sweep_dir,) = sweep_dirs(tmp_path)
+    results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    values = []
+    for job in job_dirs(sweep_dir):
+        resolved = OmegaConf.load(job / ".hydra" / "resolved_config.yaml")
+        assert resolved.model._target_ == "genlab.models.gan.GAN"
+        values.append(json.loads((job / "metrics.json").read_text())["val/d_real"])
+    assert len(values) == 2 and results["best_value"] == pytest.approx(min(values))
+
+
 def compose_train(overrides: list[str], hydra_cfg: bool = False):
     """Compose conf/train.yaml with overrides (optionally with the ``hydra`` node)."""
     GlobalHydra.instance().clear()
@@ -122,6 +139,11 @@ def test_optuna_search_spaces_name_real_config_keys(search):
     assert (cfg.optimized_metric, sweeper.direction) == expected[search]
     for key in sweeper.params:
         assert OmegaConf.select(cfg, key, default="MISSING") != "MISSING", key
+    if search == "gan_optuna":  # every loss the search may pick is one the GAN knows
+        from genlab.objectives.gan_losses import LOSSES
+
+        (loss,) = OverridesParser.create().parse_overrides([f"x={sweeper.params['model.loss']}"])
+        assert set(loss.sweep_string_iterator()) <= set(LOSSES)
 
 
 def test_submitit_slurm_launcher_composes_with_ddp_settings(tmp_path, monkeypatch):
@@ -197,9 +219,10 @@ def test_swept_keys_and_tags():
 
 
 def test_isolated_job_restores_environment_after_a_failing_job():
-    before = dict(os.environ)
+    before, threads = dict(os.environ), torch.get_num_threads()
     with pytest.raises(RuntimeError, match="boom"), isolated_job():
-        os.environ["LOCAL_RANK"] = "1"
+        os.environ["LOCAL_RANK"] = "1"  # what Lightning's DDP launcher leaves behind
         os.environ["MASTER_PORT"] = "12345"
+        torch.set_num_threads(max(1, threads // 2))
         raise RuntimeError("boom")
-    assert dict(os.environ) == before
+    assert dict(os.environ) == before and torch.get_num_threads() == threads

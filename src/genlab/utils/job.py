@@ -13,6 +13,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 
+import torch
 import torch.distributed as dist
 
 from genlab.utils import ddp
@@ -32,8 +33,10 @@ def _finish_wandb(failed: bool) -> None:
 @contextlib.contextmanager
 def isolated_job() -> Iterator[None]:
     """Run a job, then finish W&B, end its DDP child ranks, tear down the process group and
-    restore ``os.environ`` (also when the job raised)."""
+    restore ``os.environ`` and torch's thread count (Lightning lowers it for DDP), also when
+    the job raised."""
     saved_env = dict(os.environ)
+    saved_threads = torch.get_num_threads()
     failed = True
     try:
         yield
@@ -47,3 +50,4 @@ def isolated_job() -> Iterator[None]:
                 dist.destroy_process_group()
             os.environ.clear()
             os.environ.update(saved_env)
+            torch.set_num_threads(saved_threads)
