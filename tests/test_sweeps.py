@@ -147,6 +147,7 @@ def test_optuna_search_spaces_name_real_config_keys(search):
 
 
 def test_submitit_slurm_launcher_composes_with_ddp_settings(tmp_path, monkeypatch):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     submitit = pytest.importorskip("submitit")
     overrides = [
         "hydra/launcher=slurm",
