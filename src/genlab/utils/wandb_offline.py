@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
 
 def _raw_records(data: bytes) -> list[bytes]:
     """Return the payloads of all complete records in a W&B transaction log."""
+    if len(data) < HEADER:  # created but not written yet
+        return []
     if data[:4] != b":W&B":
         raise ValueError("not a W&B transaction log (missing ':W&B' header)")
     pos, records, pending = HEADER, [], b""
@@ -64,15 +67,41 @@ def _key(item: Any) -> str:
     return item.key or "/".join(item.nested_key)
 
 
-def read_offline_run(path: str | Path) -> OfflineRun:
-    """Parse ``run-<id>.wandb`` (or the offline run folder holding it) into an OfflineRun."""
+def read_offline_run(path: str | Path, wait_s: float = 30.0) -> OfflineRun:
+    """Parse ``run-<id>.wandb`` (or the offline run folder holding it) into an OfflineRun.
+
+    ``wandb.finish()`` can return before W&B's service has flushed the file; this waits up
+    to ``wait_s`` seconds for the run's final ``exit`` record before parsing what is there.
+    """
+    path = Path(path)
+    deadline = time.monotonic() + wait_s
+    while True:
+        files = [path] if path.is_file() else sorted(path.glob("*.wandb"))
+        records = _raw_records(files[0].read_bytes()) if files else []
+        if _has_exit(records) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    if not files:
+        raise FileNotFoundError(f"no .wandb file in {path}")
+    return _parse(records)
+
+
+def _has_exit(records: list[bytes]) -> bool:
     from wandb.proto import wandb_internal_pb2 as pb
 
-    path = Path(path)
-    if path.is_dir():
-        path = next(path.glob("*.wandb"))
+    for payload in reversed(records):
+        rec = pb.Record()
+        rec.ParseFromString(payload)
+        if rec.WhichOneof("record_type") == "exit":
+            return True
+    return False
+
+
+def _parse(records: list[bytes]) -> OfflineRun:
+    from wandb.proto import wandb_internal_pb2 as pb
+
     run = OfflineRun()
-    for payload in _raw_records(path.read_bytes()):
+    for payload in records:
         rec = pb.Record()
         rec.ParseFromString(payload)
         kind = rec.WhichOneof("record_type")
