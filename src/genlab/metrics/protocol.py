@@ -1,0 +1,76 @@
+"""The protocol record: how a sample-quality score was computed, stored next to the score.
+
+A number without its protocol is not comparable (torchmetrics changed its FID resize default in
+1.8; evaluation flags move FID by 20%), so every run's W&B config and summary and
+``genlab-eval``'s JSON carry this dict under ``metrics_protocol``.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Any
+
+from genlab.metrics.cache import METRICS_VERSION
+from genlab.metrics.extractors import FeatureExtractor
+
+UINT8_CONVERSION = "round(x * 255) of [0, 1] floats (genlab.utils.images.to_uint8)"
+FEATURE_LAYERS = {
+    "inception": "pool3 2048-d (FID/KID/PR), logits_unbiased 1008 (IS)",
+    "digits_classifier": "penultimate 128-d (FID/KID/PR), logits 10 (IS)",
+}
+
+
+def library_versions() -> dict[str, str]:
+    """Return the installed versions of torch, torch-fidelity, torchmetrics and genlab."""
+    out = {}
+    for dist in ("torch", "torch-fidelity", "torchmetrics", "genlab"):
+        try:
+            out[dist.replace("-", "_")] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist.replace("-", "_")] = "not installed"
+    return out
+
+
+def protocol_record(
+    extractor: FeatureExtractor,
+    num_real: int,
+    num_fake: int,
+    reference_split: str,
+    seed: int,
+    dataset: str | None = None,
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return the protocol dict for scores computed with ``extractor`` on the given samples.
+
+    Args:
+        extractor: the feature extractor used (name, weights path and hash, resize mode).
+        num_real: number of real (reference) images; num_fake: number of generated images.
+        reference_split: data split the real images came from (e.g. "train", "test").
+        seed: seed of the generated noise and of IS/KID's random splits/subsets.
+        dataset: dataset name, if known.
+        settings: metric settings (``SampleQualityMetrics.settings()``); ``kid_subset_size`` is
+            recorded as the effective value, capped at min(num_real, num_fake).
+
+    Returns:
+        a flat dict of str/int keys plus ``versions`` (library name -> version).
+    """
+    record: dict[str, Any] = {
+        "extractor": extractor.name,
+        "feature_layers": FEATURE_LAYERS.get(extractor.name, "features/logits"),
+        "weights_path": extractor.weights_path,
+        "weights_hash": extractor.weights_hash,
+        "resize_mode": extractor.resize_mode,
+        "uint8_conversion": UINT8_CONVERSION,
+        "dataset": dataset,
+        "reference_split": reference_split,
+        "num_real": int(num_real),
+        "num_fake": int(num_fake),
+        "seed": int(seed),
+        "metrics_version": METRICS_VERSION,
+    }
+    settings = dict(settings or {})
+    if "kid_subset_size" in settings:
+        settings["kid_subset_size"] = min(int(settings["kid_subset_size"]), num_real, num_fake)
+    record.update(settings)
+    record["versions"] = library_versions()
+    return record

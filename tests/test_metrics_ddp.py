@@ -1,0 +1,147 @@
+"""2-process DDP on CPU (gloo): metrics over images split across ranks equal the 1-process values.
+
+The digits classifier is the extractor here (fast on CPU); the syncing under test (float64 sums
+for FID, gathered features/logits for IS/KID/PR) does not depend on which extractor made them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from genlab.callbacks.metrics import SampleQualityCallback, shard
+from genlab.metrics.collection import SampleQualityMetrics
+from genlab.metrics.extractors import DigitsClassifierExtractor, ExtractorOutput
+from test_metrics_support import TinyGenerator, TinyImageData, smooth_images
+
+pytestmark = pytest.mark.ddp
+
+NUM_REAL, NUM_FAKE = 61, 59  # odd: the ranks get unequal shares
+
+
+def image_sets() -> tuple[torch.Tensor, torch.Tensor]:
+    return smooth_images(NUM_REAL, 1, 28, seed=20), smooth_images(
+        NUM_FAKE, 1, 28, seed=21, gamma=2.0
+    )
+
+
+def scores(real, fake) -> dict[str, float]:
+    """All metrics from images, or from ExtractorOutputs (features already extracted)."""
+    suite = SampleQualityMetrics(DigitsClassifierExtractor(), kid_subsets=20, seed=5)
+    for chunk in split(real):  # several updates per rank: lists are concatenated in order
+        suite.update(chunk, real=True)
+    for chunk in split(fake):
+        suite.update(chunk, real=False)
+    return suite.compute()
+
+
+def split(data, size: int = 16):
+    if isinstance(data, ExtractorOutput):
+        return [
+            ExtractorOutput(f, g)
+            for f, g in zip(data.features.split(size), data.logits.split(size), strict=True)
+        ]
+    return data.split(size)
+
+
+def take(data, part: slice):
+    if isinstance(data, ExtractorOutput):
+        return ExtractorOutput(data.features[part], data.logits[part])
+    return data[part]
+
+
+def _worker(rank: int, world_size: int, init_file: str, out_dir: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size
+    )
+    try:
+        images = image_sets()
+        saved = torch.load(Path(out_dir) / "features.pt")  # extracted once by the parent
+        features = tuple(ExtractorOutput(*pair) for pair in saved)
+        results = {}
+        for name, (real, fake) in (("images", images), ("features", features)):
+            mine = (
+                take(real, shard(NUM_REAL, rank, world_size)),
+                take(fake, shard(NUM_FAKE, rank, world_size)),
+            )
+            results[name] = scores(*mine)
+        torch.save(results, Path(out_dir) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_rank_metrics_equal_one_process(tmp_path):
+    real, fake = image_sets()
+    extractor = DigitsClassifierExtractor()
+    features = extractor(real), extractor(fake)
+    torch.save([tuple(out) for out in features], tmp_path / "features.pt")
+    mp.spawn(_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    from_images, from_features = scores(real, fake), scores(*features)
+    for rank in range(2):
+        got = torch.load(tmp_path / f"rank{rank}.pt")
+        assert set(got["images"]) == set(from_images) == set(got["features"])
+        for key, value in from_features.items():
+            # same features: the DDP sync (float64 sums, rank-ordered gathers) is exact
+            assert got["features"][key] == pytest.approx(value, rel=1e-12, abs=1e-15), (rank, key)
+        for key, value in from_images.items():
+            # from images: float32 extraction in other batches differs in the last bits, which
+            # KID's float32 kernel (torch-fidelity's arithmetic) amplifies to ~1e-6
+            assert got["images"][key] == pytest.approx(value, rel=1e-5, abs=1e-9), (rank, key)
+
+
+class RecordingCallback(SampleQualityCallback):
+    """Saves each rank's results and its fake-sample count to files."""
+
+    def __init__(self, out_dir: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.out_dir = out_dir
+
+    def evaluate(self, trainer, pl_module, stage):
+        results = super().evaluate(trainer, pl_module, stage)
+        record = {
+            "results": results,
+            "fake_count": int(self.suite.fid.fake_count),
+            "protocol": self.protocol,
+        }
+        name = f"{stage}-epoch{trainer.current_epoch}-rank{trainer.global_rank}.pt"
+        torch.save(record, os.path.join(self.out_dir, name))
+        return results
+
+
+def test_callback_under_lightning_ddp_spawn(tmp_path):
+    """compute() runs on every rank: both ranks log identical values; each made its share."""
+    callback = RecordingCallback(
+        str(tmp_path),
+        num_fake=41,
+        num_real=50,
+        batch_size=16,
+        extractor="digits_classifier",
+        cache_dir=str(tmp_path / "cache"),
+        kid_subsets=10,
+        seed=3,
+    )
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=2,
+        strategy="ddp_spawn",
+        max_epochs=1,
+        limit_train_batches=2,
+        limit_val_batches=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        callbacks=[callback],
+    )
+    trainer.fit(TinyGenerator(size=28), datamodule=TinyImageData(size=28))
+    ranks = [torch.load(tmp_path / f"val-epoch0-rank{r}.pt") for r in range(2)]
+    assert ranks[0]["results"] == ranks[1]["results"]
+    assert [r["fake_count"] for r in ranks] == [21, 20]  # local shares (compute unsyncs after)
+    assert ranks[0]["protocol"]["num_fake"] == 41 and ranks[0]["protocol"]["num_real"] == 50
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 1
