@@ -31,6 +31,7 @@ from genlab.objectives.penalties import gradient_penalty, r1_penalty
 from genlab.utils.ema import ema_beta, ema_update
 
 NOISE_D, NOISE_G, NOISE_GP = 0, 1, 2  # independent noise streams per step
+PARTIALS = ("optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d")
 
 
 def noise_seed(seed: int, rank: int, step: int, stream: int) -> int:
@@ -100,34 +101,20 @@ class GAN(pl.LightningModule):
         super().__init__()
         # Nets and optimizer/scheduler partials stay out of hparams so checkpoints hold plain
         # values and load with torch.load(weights_only=True); the config recreates them.
-        self.save_hyperparameters(
-            logger=False,
-            ignore=[
-                "generator",
-                "discriminator",
-                "optimizer_g",
-                "optimizer_d",
-                "scheduler_g",
-                "scheduler_d",
-            ],
+        self.save_hyperparameters(logger=False, ignore=["generator", "discriminator", *PARTIALS])
+        self._partials = dict(
+            zip(PARTIALS, (optimizer_g, optimizer_d, scheduler_g, scheduler_d), strict=True)
         )
-        self._partials = {
-            "optimizer_g": optimizer_g,
-            "optimizer_d": optimizer_d,
-            "scheduler_g": scheduler_g,
-            "scheduler_d": scheduler_d,
-        }
         self.automatic_optimization = False
         self.loss_fns = get_loss(loss)
         if n_critic < 1:
             raise ValueError(f"model.n_critic must be >= 1, got {n_critic}.")
         if gp_weight > 0 and any(
-            isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.modules()
+            isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d) for m in discriminator.modules()
         ):
             raise ValueError(
-                "model.gp_weight > 0 needs a discriminator without batch norm "
-                "(the penalty is per example); set model.discriminator.norm=layer "
-                "or none."
+                "model.gp_weight > 0 needs a discriminator without batch norm (the "
+                "penalty is per example); set model.discriminator.norm=layer|none."
             )
         self._check_shapes(generator, discriminator)
         self.generator = generator
