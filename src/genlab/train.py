@@ -13,7 +13,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from genlab.utils import ddp
 from genlab.utils.checks import check_model_data
-from genlab.utils.instantiate import instantiate_callbacks, instantiate_loggers
+from genlab.utils.instantiate import (
+    instantiate_callbacks,
+    instantiate_loggers,
+    instantiate_metrics,
+)
 from genlab.utils.job import isolated_job
 from genlab.utils.run_files import save_resolved_config, scalar_metrics, write_json
 
@@ -49,6 +53,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             model: pl.LightningModule = hydra.utils.instantiate(cfg.model)
             check_model_data(model, datamodule)
             callbacks = instantiate_callbacks(cfg.get("callbacks"))
+            callbacks += instantiate_metrics(cfg.get("metrics"), datamodule)
             loggers = instantiate_loggers(cfg.get("logger"))
             trainer: pl.Trainer = hydra.utils.instantiate(
                 cfg.trainer, callbacks=callbacks, logger=loggers or False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import hydra
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import Callback
@@ -9,6 +11,8 @@ from pytorch_lightning.loggers import Logger
 
 from genlab.utils.sweep import apply_sweep_identity
 from genlab.utils.wandb_utils import announce_offline, resolve_offline
+
+log = logging.getLogger(__name__)
 
 
 def _nodes(cfg: DictConfig | None, group: str) -> list[DictConfig]:
@@ -35,3 +39,19 @@ def instantiate_loggers(cfg: DictConfig | None) -> list[Logger]:
                 announce_offline(node.save_dir)
         loggers.append(hydra.utils.instantiate(node))
     return loggers
+
+
+def instantiate_metrics(cfg: DictConfig | None, datamodule: object) -> list[Callback]:
+    """Return the sample-quality callback configured under ``metrics`` (empty when none).
+
+    FID/IS/KID/PR compare images; for non-image data (the 2D toys, which report mode
+    coverage instead) the callback is skipped with a log line rather than failing.
+    """
+    if not cfg or "_target_" not in cfg:
+        return []
+    shape = getattr(datamodule, "image_shape", ())
+    if len(shape) != 3:
+        name = getattr(datamodule, "name", type(datamodule).__name__)
+        log.info(f"metrics: FID/IS/KID need images; skipped for data={name} (shape {shape})")
+        return []
+    return [hydra.utils.instantiate(cfg)]
