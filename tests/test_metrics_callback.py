@@ -56,6 +56,13 @@ def test_every_n_epochs_and_no_sanity_check_evaluation(tmp_path):
     assert model.generate_calls - 3 == 2  # 3 training steps + one evaluation (epoch 2) of 2 batches
 
 
+def test_validate_always_evaluates():
+    callback = SampleQualityCallback(every_n_epochs=5, **SMALL)
+    trainer = trainer_for(callback)
+    trainer.validate(TinyGenerator(size=28), datamodule=TinyImageData(size=28))
+    assert "val/fid" in callback.last_results
+
+
 def test_wandb_summary_and_config_hold_best_fid_and_protocol(tmp_path):
     logger = WandbLogger(project="genlab-test", save_dir=str(tmp_path), offline=True)
     callback = SampleQualityCallback(seed=11, **SMALL)
@@ -74,6 +81,7 @@ def test_wandb_summary_and_config_hold_best_fid_and_protocol(tmp_path):
     assert {k: protocol[k] for k in expected} == expected
     assert "bilinear" in protocol["resize_mode"] and protocol["kid_subset_size"] == 24
     assert set(protocol["versions"]) == {"torch", "torch_fidelity", "torchmetrics", "genlab"}
+    assert "metrics_protocol_test" not in run.config  # written by trainer.test only
     run.finish()
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.trainer.states import TrainerFn
 from torchmetrics.utilities.distributed import gather_all_tensors
 
 from genlab.metrics.cache import ReferenceCache, ReferenceKey, fingerprint_images
@@ -48,7 +49,8 @@ class SampleQualityCallback(pl.Callback):
 
     Logs ``{val,test}/fid``, ``/is_mean``, ``/is_std``, ``/kid_mean``, ``/kid_std``,
     ``/precision``, ``/recall``; keeps the best validation FID (``val/fid_best``, also in the W&B
-    summary) and writes the protocol under ``metrics_protocol`` in the W&B config and summary.
+    summary) and writes the protocol under ``metrics_protocol`` (``metrics_protocol_test`` at
+    test) in the W&B config and summary.
     After an evaluation, ``last_results`` and ``protocol`` hold the values and the protocol.
 
     Args:
@@ -147,8 +149,12 @@ class SampleQualityCallback(pl.Callback):
 
     # ----- hooks ---------------------------------------------------------------------------
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Evaluate on every ``every_n_epochs``-th validation epoch (not in the sanity check)."""
-        if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
+        """Evaluate on every ``every_n_epochs``-th validation epoch of ``fit`` (not in the sanity
+        check), and always in ``trainer.validate`` (e.g. ``genlab-eval split=val``)."""
+        fitting = trainer.state.fn == TrainerFn.FITTING
+        if trainer.sanity_checking or (
+            fitting and (trainer.current_epoch + 1) % self.every_n_epochs
+        ):
             return
         self.evaluate(trainer, pl_module, "val")
 
@@ -285,15 +291,16 @@ class SampleQualityCallback(pl.Callback):
         return features
 
     def _write_wandb(self, trainer: pl.Trainer, stage: str) -> None:
-        """Rank 0: protocol into the W&B config and summary, best FID into the summary."""
+        """Rank 0: protocol into the W&B config and summary (``metrics_protocol`` for val,
+        ``metrics_protocol_test`` for test), best FID into the summary."""
         if not trainer.is_global_zero:
             return
+        key = "metrics_protocol" if stage == "val" else f"metrics_protocol_{stage}"
         for logger in trainer.loggers:
             if not isinstance(logger, WandbLogger):
                 continue
             run = logger.experiment
-            run.config.update({"metrics_protocol": self.protocol}, allow_val_change=True)
-            run.summary["metrics_protocol"] = self.protocol
+            run.config.update({key: self.protocol}, allow_val_change=True)
+            run.summary[key] = self.protocol
             if math.isfinite(self.best_fid):
                 run.summary["val/fid_best"] = self.best_fid
-
