@@ -8,9 +8,9 @@ import hydra
 import pytest
 from hydra.errors import ConfigCompositionException
 
+from conftest import compose_config
 from genlab.train import CONFIG_DIR
 from genlab.utils.instantiate import instantiate_callbacks, instantiate_loggers
-from conftest import compose_config
 
 CONF = Path(CONFIG_DIR)
 # models that need other data than the default digits at 28 pixels

@@ -343,3 +343,11 @@ def test_celeba_reads_fake_files_through_torchvision(tmp_path: Path, monkeypatch
     assert torch.equal(y.sort().values, y.sort().values.clamp(1, 3))  # identity ids of train
     val = dm.real_images("val")
     assert val.shape == (2, 3, 32, 32) and torch.equal(val, dm.real_images("val"))
+
+
+def test_real_images_grey_skips_binarization_for_metrics():
+    dm = DigitsDataModule(image_size=16, binarize="dynamic")
+    binary, grey = dm.real_images("val", 50), dm.real_images("val", 50, grey=True)
+    assert set(torch.unique(binary).tolist()) == {0.0, 1.0}
+    assert len(torch.unique(grey)) > 2
+    assert (grey[binary == 1].mean() > grey[binary == 0].mean()).item()

@@ -80,7 +80,7 @@ class TinyImageData(pl.LightningDataModule):
         }
         self.real_calls: list[tuple[str, int]] = []
 
-    def real_images(self, split: str, num: int) -> torch.Tensor:
+    def real_images(self, split: str, num: int, grey: bool = False) -> torch.Tensor:
         self.real_calls.append((split, num))
         return self.images[split][:num].clone()
 

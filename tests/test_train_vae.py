@@ -9,10 +9,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from conftest import compose_config
 from genlab.eval import evaluate
 from genlab.train import train
 from genlab.utils.wandb_offline import read_offline_run
-from conftest import compose_config
 
 
 def _no_interpolations(value) -> bool:

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from genlab.train import CONFIG_DIR
 from genlab.utils.checks import check_model_data
-from genlab.utils.instantiate import instantiate_loggers
+from genlab.utils.instantiate import instantiate_loggers, instantiate_metrics
 from genlab.utils.job import isolated_job
 from genlab.utils.run_files import RESOLVED_CONFIG, scalar_metrics, write_json
 
@@ -69,7 +69,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         check_model_data(model, datamodule)
         model.load_state_dict(ckpt["state_dict"])
         loggers = instantiate_loggers(cfg.get("logger"))
-        trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False)
+        callbacks = instantiate_metrics(cfg.get("metrics"), datamodule)
+        trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
         if cfg.split == "test":
             results = trainer.test(model, datamodule=datamodule)
         elif cfg.split == "val":
@@ -84,6 +85,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             "seed": cfg.seed,
             "split": cfg.split,
             "metrics": metrics,
+            "metrics_protocol": next((c.protocol for c in callbacks if c.protocol), None),
         }
         out = write_json(record, ckpt_path.with_suffix(".eval.json"))
         print_table(metrics)

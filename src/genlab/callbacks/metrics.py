@@ -243,7 +243,8 @@ class SampleQualityCallback(pl.Callback):
                 available,
             )
             num = available
-        real = images_to_uint8(datamodule.real_images(split, num))
+        # grey reference images: FID compares with the data distribution, not a binarization of it
+        real = images_to_uint8(datamodule.real_images(split, num, grey=True))
         if tuple(real.shape[1:]) != shape:
             raise ValueError(
                 f"real images are {tuple(real.shape[1:])} but the model generates {shape}; "

@@ -194,7 +194,9 @@ class ImageDataModule(pl.LightningDataModule):
     def _build_datasets(self) -> dict[str, Dataset]:
         """Return split -> Dataset of (image, label), with the fixed binarizations applied."""
         datasets: dict[str, Dataset] = {}
+        self._grey_images: dict[str, torch.Tensor] = {}
         for split, (images, labels) in self._load_tensors().items():
+            self._grey_images[split] = images  # the same tensor when nothing is binarized
             if self.binarize == "static" or (self.binarize == "dynamic" and split != "train"):
                 images = fixed_binarization(images, self.seed, f"{self.name}/{split}")
             datasets[split] = TensorImageDataset(images, labels)
@@ -257,7 +259,9 @@ class ImageDataModule(pl.LightningDataModule):
         return self._loader("test", shuffle=False, binarize=False, drop_last=False)
 
     # ----- reference images for metrics --------------------------------------------------
-    def real_images(self, split: str = "train", num: int | None = None) -> torch.Tensor:
+    def real_images(
+        self, split: str = "train", num: int | None = None, grey: bool = False
+    ) -> torch.Tensor:
         """Return the first ``num`` images of ``split`` (all if None) as the model sees them.
 
         Returns float32 (N, C, H, W) in [0, 1] on the CPU, in the split's stored order (the
@@ -267,6 +271,8 @@ class ImageDataModule(pl.LightningDataModule):
         binarization drawn from ``seed`` (identical on every call) in place of the fresh
         per-batch draws of training. Raises ValueError if ``num`` exceeds the split size.
         Outside a Trainer it calls ``prepare_data()`` and ``setup()`` itself.
+        ``grey=True`` returns the grey images before any binarization (the data distribution
+        that sample-quality metrics compare against, whatever the model is trained on).
         """
         dataset = self.dataset(split)
         n = len(dataset) if num is None else num
@@ -275,6 +281,8 @@ class ImageDataModule(pl.LightningDataModule):
                 f"num={num!r} real images requested from the {self.name} {split} split, "
                 f"which has {len(dataset)}; ask for at most {len(dataset)} (or num=None)."
             )
+        if grey and isinstance(dataset, TensorImageDataset):
+            return to_unit_float(self._grey_images[split][:n].clone())
         if isinstance(dataset, TensorImageDataset):
             images = to_unit_float(dataset.images[:n].clone())
         elif n == 0:
