@@ -59,9 +59,7 @@ def varying_keys(runs: pd.DataFrame, ignore: tuple[str, ...] = ("seed", "paths."
     """Return config columns whose value differs between runs, except seeds and paths."""
     cols = [c for c in runs.columns if c.startswith("cfg.")]
     return [
-        c
-        for c in cols
-        if runs[c].astype(str).nunique() > 1 and not any(i in c[4:] for i in ignore)
+        c for c in cols if runs[c].astype(str).nunique() > 1 and not any(i in c[4:] for i in ignore)
     ]
 
 
