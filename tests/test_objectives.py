@@ -43,10 +43,10 @@ def test_bernoulli_log_prob_formula():
 
 
 def test_discretized_logistic_is_a_distribution_over_256_levels():
-    lik = DiscretizedLogistic()
+    likelihood = DiscretizedLogistic()
     params = torch.tensor([0.2, -1.5]).view(1, 2, 1, 1)  # (mean logit, log scale)
     levels = torch.arange(256.0).view(256, 1, 1, 1) / 255.0
-    total = lik.log_prob(params.expand(256, 2, 1, 1), levels).exp().sum()
+    total = likelihood.log_prob(params.expand(256, 2, 1, 1), levels).exp().sum()
     assert total.item() == pytest.approx(1.0, abs=1e-4)
 
 
