@@ -103,3 +103,14 @@ def test_resume_continues_from_checkpoint(tiny_cfg):
     )
     assert new_state["epoch"] == state["epoch"] + 1
     assert new_state["global_step"] == state["global_step"] + 3  # limit_train_batches=3
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_earlier_files(tiny_cfg):
+    cfg = tiny_cfg("test=false", "trainer.max_epochs=1")
+    train(cfg)
+    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    before = last.read_bytes()
+    bad = tiny_cfg("test=false", "trainer.max_epochs=3", f"ckpt_path={last}", "model.beta=nan")
+    with pytest.raises(FloatingPointError, match="non-finite VAE loss.*learning rate"):
+        train(bad)
+    assert last.read_bytes() == before  # nothing already written is lost

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from genlab.objectives.gan_losses import d_output_mean, get_loss
 from genlab.objectives.penalties import gradient_penalty, r1_penalty
+from genlab.utils.checks import raise_if_not_finite
 from genlab.utils.ema import ema_beta, ema_update
 
 NOISE_D, NOISE_G, NOISE_GP = 0, 1, 2  # independent noise streams per step
@@ -287,6 +288,7 @@ class GAN(pl.LightningModule):
             loss = loss + hp.gp_weight * gp
         if hp.r1_gamma > 0:
             loss = loss + 0.5 * hp.r1_gamma * r1_penalty(self.discriminator, real)
+        raise_if_not_finite(loss, "discriminator loss", self.global_step)
         norm = self._optimize(opt_d, loss, self.discriminator, hp.grad_clip_d, log)
         self.untoggle_optimizer(opt_d)
         self.d_steps += 1
@@ -308,6 +310,7 @@ class GAN(pl.LightningModule):
             generator=self.noise_generator(self.g_steps, NOISE_G),
         )
         loss = self.loss_fns.g_loss(self.discriminator(self.generator(z)))
+        raise_if_not_finite(loss, "generator loss", self.global_step)
         norm = self._optimize(opt_g, loss, self.generator, self.hparams.grad_clip_g, log)
         self.untoggle_optimizer(opt_g)
         if self.generator_ema is not None:  # right after the G step

@@ -13,6 +13,7 @@ from torch import nn
 from genlab.models.outputs import VAEOutput
 from genlab.objectives import bounds
 from genlab.objectives.likelihoods import Likelihood
+from genlab.utils.checks import raise_if_not_finite
 
 OBJECTIVES = ("elbo", "iwae")
 
@@ -148,11 +149,7 @@ class VAE(pl.LightningModule):
         """One optimization step on the objective; logs ``train/*`` in nats per example."""
         x = batch[0]
         out = self.step(x)
-        if not torch.isfinite(out.loss):
-            raise FloatingPointError(
-                f"non-finite VAE loss {out.loss.item()} at step {self.global_step}: lower "
-                "model.optimizer.lr, enable trainer.gradient_clip_val, or check the data range"
-            )
+        raise_if_not_finite(out.loss, "VAE loss", self.global_step)
         self._log_terms("train", out, x.shape[0])
         return out.loss
 

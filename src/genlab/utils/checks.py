@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytorch_lightning as pl
+import torch
 
 
 def check_model_data(model: pl.LightningModule, datamodule: pl.LightningDataModule) -> None:
@@ -31,3 +32,18 @@ def _fmt(shape: tuple[int, ...]) -> str:
         c, h, w = shape
         return f"{c}x{h}x{w} (channels x {h}x{w} pixels)"
     return "x".join(str(s) for s in shape)
+
+
+def raise_if_not_finite(loss: torch.Tensor, what: str, step: int) -> None:
+    """Raise FloatingPointError naming the loss, the step and the usual fixes if it is NaN/inf.
+
+    Called before ``backward`` so that non-finite values never reach the weights; the last
+    checkpoint written before the failure stays valid to resume from.
+    """
+    if not torch.isfinite(loss).all():
+        raise FloatingPointError(
+            f"non-finite {what} ({loss.detach().float().mean().item()}) at global step {step}. "
+            "Lower the learning rate (model.optimizer*.lr), enable gradient clipping "
+            "(trainer.gradient_clip_val for VAEs, model.grad_clip_g/grad_clip_d for GANs), or "
+            "check the data range; resume from <run>/checkpoints/last.ckpt with ckpt_path=..."
+        )
