@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 from pytorch_lightning.loggers import WandbLogger  # noqa: E402
+from pytorch_lightning.utilities import rank_zero_info  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 from genlab.metrics.toy2d import ModeStats, mode_metrics  # noqa: E402
@@ -57,11 +58,17 @@ class Toy2DModes(pl.Callback):
         self.threshold, self.seed, self.prefix = threshold, seed, prefix
         self.last: ModeStats | None = None
         self._last_step = -1
+        self.enabled = True
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Switch off (with one log line) unless the data is a 2D toy with known modes, so the
+        callback can sit in the default callbacks next to the image callbacks."""
+        self.enabled = hasattr(trainer.datamodule, "centers")
+        if not self.enabled:
+            rank_zero_info("Toy2DModes: data has no 2D modes (not ring2d/grid2d); skipped.")
 
     def _evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> ModeStats | None:
         dm = trainer.datamodule
-        if dm is None or not hasattr(dm, "centers"):
-            raise ValueError("Toy2DModes needs a toy2d datamodule (data=ring2d or data=grid2d).")
         if trainer.global_step == self._last_step:
             return self.last
         gen = torch.Generator().manual_seed(self.seed)  # fixed noise: comparable across epochs
@@ -93,6 +100,8 @@ class Toy2DModes(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Evaluate every ``every_n_epochs`` epochs and on the last epoch; log the metrics."""
         last_epoch = trainer.should_stop or trainer.current_epoch + 1 >= (trainer.max_epochs or 0)
+        if not self.enabled:
+            return
         if (trainer.current_epoch + 1) % self.every_n_epochs and not last_epoch:
             return
         stats = self._evaluate(trainer, pl_module)
@@ -101,4 +110,5 @@ class Toy2DModes(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Final evaluation (kept in ``last``) when training stopped mid-epoch (max_steps)."""
-        self._evaluate(trainer, pl_module)
+        if self.enabled:
+            self._evaluate(trainer, pl_module)
