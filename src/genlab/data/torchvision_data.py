@@ -41,16 +41,17 @@ class TorchvisionImageDataModule(ImageDataModule):
 
     tv_class: ClassVar[type]  #: the torchvision dataset class
     display_name: ClassVar[str] = ""
+    native_size: ClassVar[int] = 28  #: the files' resolution, the default ``image_size``
 
     def __init__(
         self,
         root: str = "data",
         download: bool = True,
-        image_size: int = 28,
+        image_size: int | None = None,
         val_size: int = 5000,
         **kwargs: Any,
     ) -> None:
-        super().__init__(image_size=image_size, **kwargs)
+        super().__init__(image_size=image_size or self.native_size, **kwargs)
         self.root = os.path.abspath(os.path.expanduser(str(root)))
         self.download = bool(download)
         self.val_size = check_int("data.val_size", val_size, 0)
@@ -132,16 +133,7 @@ class MNISTDataModule(TorchvisionImageDataModule):
     display_name = "MNIST"
     name = "mnist"
     num_channels = 1
-
-    def __init__(
-        self,
-        root: str = "data",
-        download: bool = True,
-        image_size: int = 28,
-        val_size: int = 5000,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(root, download, image_size, val_size, **kwargs)
+    native_size = 28
 
     def folder(self) -> str:
         """Absolute folder of the raw idx files (``<root>/<ClassName>/raw``)."""
@@ -177,16 +169,7 @@ class CIFAR10DataModule(TorchvisionImageDataModule):
     name = "cifar10"
     num_channels = 3
     color = True
-
-    def __init__(
-        self,
-        root: str = "data",
-        download: bool = True,
-        image_size: int = 32,
-        val_size: int = 5000,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(root, download, image_size, val_size, **kwargs)
+    native_size = 32
 
     def folder(self) -> str:
         """Absolute folder of the pickled batches (``<root>/cifar-10-batches-py``)."""
