@@ -29,10 +29,15 @@ def save_and_log_grid(
     path.parent.mkdir(parents=True, exist_ok=True)
     grid = make_grid(images.detach().float().cpu().clamp(0, 1), nrow=nrow, padding=2)
     save_image(grid, path)
+    log_image_file(trainer, f"images/{name}", path, trainer.global_step)
+    return path
+
+
+def log_image_file(trainer: pl.Trainer, key: str, path: str | Path, step: int) -> None:
+    """Log a saved image file under ``key`` to every W&B logger of the trainer (x = ``step``)."""
     for logger in trainer.loggers:
         if isinstance(logger, WandbLogger):
-            logger.log_image(key=f"images/{name}", images=[str(path)], step=trainer.global_step)
-    return path
+            logger.log_image(key=key, images=[str(path)], step=step)
 
 
 class _EveryNEpochs(pl.Callback):

@@ -17,10 +17,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
-from pytorch_lightning.loggers import WandbLogger  # noqa: E402
 from pytorch_lightning.utilities import rank_zero_info  # noqa: E402
 from torch import Tensor  # noqa: E402
 
+from genlab.callbacks.images import log_image_file  # noqa: E402
 from genlab.metrics.toy2d import ModeStats, mode_metrics  # noqa: E402
 
 
@@ -93,9 +93,7 @@ class Toy2DModes(pl.Callback):
         scatter_plot(samples, dm.centers, path, title)
         # Same step axis as self.log (Lightning logs metrics at _batches_that_stepped).
         step = trainer.fit_loop.epoch_loop._batches_that_stepped
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                logger.log_image(key=f"{self.prefix}/toy2d_samples", images=[path], step=step)
+        log_image_file(trainer, f"{self.prefix}/toy2d_samples", path, step)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Evaluate every ``every_n_epochs`` epochs and on the last epoch; log the metrics."""
