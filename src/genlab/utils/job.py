@@ -20,16 +20,6 @@ from genlab.utils import ddp
 from genlab.utils.wandb_utils import finish_wandb
 
 
-def _finish_wandb(failed: bool) -> None:
-    """Finish the job's W&B run; a failed job's run is marked failed (exit code 1)."""
-    if failed:
-        import wandb
-
-        if wandb.run is not None:
-            wandb.finish(exit_code=1)
-    finish_wandb()
-
-
 @contextlib.contextmanager
 def isolated_job() -> Iterator[None]:
     """Run a job, then finish W&B, end its DDP child ranks, tear down the process group and
@@ -43,7 +33,7 @@ def isolated_job() -> Iterator[None]:
         failed = False
     finally:
         try:
-            _finish_wandb(failed)
+            finish_wandb(exit_code=1 if failed else 0)  # a failed job's run is marked failed
         finally:
             ddp.reap_children(failed=failed)
             if dist.is_available() and dist.is_initialized():

@@ -46,11 +46,12 @@ def announce_offline(save_dir: str) -> None:
     )
 
 
-def finish_wandb() -> None:
-    """Finish the active W&B run, if any (called in a ``finally`` at the end of every job)."""
+def finish_wandb(exit_code: int = 0) -> None:
+    """Finish the active W&B run, if any (called in a ``finally`` at the end of every job);
+    a non-zero ``exit_code`` marks the run failed."""
     try:
         import wandb
     except ImportError:  # pragma: no cover - wandb is a dependency
         return
     if wandb.run is not None:
-        wandb.finish()
+        wandb.finish(exit_code=exit_code)
