@@ -351,3 +351,50 @@ def test_real_images_grey_skips_binarization_for_metrics():
     assert set(torch.unique(binary).tolist()) == {0.0, 1.0}
     assert len(torch.unique(grey)) > 2
     assert (grey[binary == 1].mean() > grey[binary == 0].mean()).item()
+
+
+def _train_batches(dm, seed: int, num: int = 3) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    torch.manual_seed(seed)
+    loader = dm.train_dataloader()
+    return [batch for _, batch in zip(range(num), loader, strict=False)]
+
+
+@pytest.mark.parametrize("binarize", ["none", "static"])
+def test_whole_batch_indexing_gives_the_per_item_batches(binarize):
+    """__getitems__ (one indexing op per batch) serves exactly the samples of per-item loading."""
+    from torch.utils.data import DataLoader
+
+    from genlab.data.base import ImageCollate
+
+    dm = DigitsDataModule(image_size=16, batch_size=32, binarize=binarize)
+    dataset = dm.dataset("train")
+    torch.manual_seed(5)
+    per_item = DataLoader(
+        [dataset[i] for i in range(len(dataset))],  # a list: no __getitems__
+        batch_size=32,
+        shuffle=True,
+        collate_fn=ImageCollate(),
+    )
+    expected = [b for _, b in zip(range(3), per_item, strict=False)]
+    for (x, y), (ex, ey) in zip(_train_batches(dm, 5), expected, strict=True):
+        assert torch.equal(x, ex) and torch.equal(y, ey) and x.dtype == torch.float32
+
+
+@pytest.mark.parametrize("binarize", ["none", "static"])
+def test_on_device_dataset_yields_the_host_batches(binarize):
+    """data.on_device=true: batches indexed on the device equal the host ones for one seed."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    host = DigitsDataModule(image_size=16, batch_size=32, binarize=binarize)
+    moved = DigitsDataModule(image_size=16, batch_size=32, binarize=binarize, on_device=True)
+    moved.move_to(device)
+    assert moved.dataset("train").images.device.type == device
+    for (x, y), (hx, hy) in zip(_train_batches(moved, 3), _train_batches(host, 3), strict=True):
+        assert x.device.type == device and torch.equal(x.cpu(), hx) and torch.equal(y.cpu(), hy)
+    assert moved.real_images("val", 8).device.type == "cpu"
+
+
+def test_on_device_rejects_workers_and_pinned_memory():
+    with pytest.raises(ValueError, match="data.num_workers=0"):
+        DigitsDataModule(image_size=16, on_device=True, num_workers=2)
+    with pytest.raises(ValueError, match="data.pin_memory=false"):
+        DigitsDataModule(image_size=16, on_device=True, pin_memory=True)

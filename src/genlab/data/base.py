@@ -1,8 +1,14 @@
 """Base LightningDataModule for image datasets: splits, binarization, loaders, reference images.
 
 Every batch is ``(x, y)``: ``x`` float32 (B, C, H, W) in [0, 1], ``y`` int64 (B,). Datasets hold
-images as uint8 (or, for tiny sets, float in [0, 1]); the collate function turns them into
-floats once per batch, so nothing is decoded or converted per item.
+images as uint8 (or, for tiny sets, float in [0, 1]); in-memory datasets serve whole batches by
+indexing the stored tensor with the sampler's indices (``TensorImageDataset.__getitems__``), and
+the collate function turns them into floats once per batch, so nothing is done per item.
+
+``on_device=true`` moves the in-memory splits to the trainer's device in ``setup`` (digits,
+MNIST- and CIFAR-sized sets fit easily): batches are then indexed on the accelerator and only
+the batch's indices cross from the host per step. Batches are identical to the host ones for
+the same seed (same sampler), except that dynamic binarization draws from the device's RNG.
 
 Binarization (``binarize``), for grey-scale data only:
   * ``none``: grey values.
@@ -86,19 +92,39 @@ class TensorImageDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.images[index], self.labels[index]
 
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return a whole batch ``(images[indices], labels[indices])`` with one indexing op.
+
+        The DataLoader calls this instead of ``__getitem__`` per index (then the collate
+        function receives the batch as a tuple); the indices come from the loader's sampler, so
+        shuffling and its seeding are unchanged. Indexing happens on the tensors' device.
+        """
+        index = torch.as_tensor(indices, dtype=torch.long).to(self.images.device)
+        return self.images[index], self.labels[index]
+
+    def to(self, device: torch.device | str) -> TensorImageDataset:
+        """Move images and labels to ``device`` in place; returns self."""
+        self.images, self.labels = self.images.to(device), self.labels.to(device)
+        return self
+
 
 class ImageCollate:
     """Collate (image, label) samples into ``(x, y)``: x float32 (B, C, H, W) in [0, 1], y int64.
 
     With ``binarize=True`` every call returns a fresh ``torch.bernoulli(x)`` (dynamic
-    binarization); in worker processes the draw uses the worker's seeded RNG.
+    binarization) drawn on the whole batch, on the batch's device (the accelerator's RNG when
+    the data is on the device); in worker processes the draw uses the worker's seeded RNG.
     """
 
     def __init__(self, binarize: bool = False) -> None:
         self.binarize = binarize
 
-    def __call__(self, samples: list[Any]) -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = default_collate(samples)
+    def __call__(self, samples: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Collate a list of samples, or pass through a batch from ``__getitems__``."""
+        if isinstance(samples, tuple):  # already a batch (TensorImageDataset.__getitems__)
+            x, y = samples
+        else:
+            x, y = default_collate(samples)
         x = to_unit_float(x)
         if self.binarize:
             x = torch.bernoulli(x)
@@ -140,6 +166,7 @@ class ImageDataModule(pl.LightningDataModule):
         seed: int = 0,
         pin_memory: bool = False,
         drop_last: bool = False,
+        on_device: bool = False,
     ) -> None:
         super().__init__()
         # logger=False: the entry point logs the whole resolved config; no duplicate top-level keys
@@ -166,6 +193,13 @@ class ImageDataModule(pl.LightningDataModule):
         self.seed = int(seed)
         self.pin_memory = bool(pin_memory)
         self.drop_last = bool(drop_last)
+        self.on_device = bool(on_device)
+        if self.on_device and (self.num_workers > 0 or self.pin_memory):
+            raise ValueError(
+                f"data.on_device=true keeps the data on the accelerator, which worker processes "
+                f"and pinned host memory cannot use; set data.num_workers=0 (is {num_workers}) "
+                f"and data.pin_memory=false (is {pin_memory})."
+            )
         self._datasets: dict[str, Dataset] | None = None
         #: split -> indices into the source data (set by in-memory subclasses in setup)
         self.split_indices: dict[str, torch.Tensor] = {}
@@ -203,9 +237,23 @@ class ImageDataModule(pl.LightningDataModule):
         return datasets
 
     def setup(self, stage: str | None = None) -> None:
-        """Load all splits once (every rank computes the same seeded splits)."""
+        """Load all splits once (every rank computes the same seeded splits); with
+        ``on_device`` move them to the trainer's device."""
         if self._datasets is None:
             self._datasets = self._build_datasets()
+        if self.on_device and self.trainer is not None:
+            self.move_to(self.trainer.strategy.root_device)
+
+    def move_to(self, device: torch.device | str) -> None:
+        """Move every in-memory split to ``device`` (batches are then indexed there)."""
+        for split in SPLITS:
+            dataset = self.dataset(split)
+            if not isinstance(dataset, TensorImageDataset):
+                raise ValueError(
+                    f"data.on_device=true needs in-memory data; {self.name} reads its images "
+                    "per item from disk. Set data.on_device=false."
+                )
+            dataset.to(device)
 
     def dataset(self, split: str) -> Dataset:
         """Return the Dataset of ``split`` (train|val|test); runs prepare_data/setup if needed."""
@@ -284,7 +332,7 @@ class ImageDataModule(pl.LightningDataModule):
         if grey and isinstance(dataset, TensorImageDataset):
             return to_unit_float(self._grey_images[split][:n].clone())
         if isinstance(dataset, TensorImageDataset):
-            images = to_unit_float(dataset.images[:n].clone())
+            images = to_unit_float(dataset.images[:n].cpu().clone())
         elif n == 0:
             images = torch.empty(0, *self.image_shape)
         else:

@@ -16,7 +16,9 @@ import math
 import pytorch_lightning as pl
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
+
+from genlab.data.batched import BatchedTensorDataset, keep_batch
 
 
 def ring_centers(n_modes: int = 8, radius: float = 1.0) -> Tensor:
@@ -62,8 +64,8 @@ class Toy2DDataModule(pl.LightningDataModule):
         self.centers, self.std, self._name = centers, float(std), name
         self.num_train, self.num_val = num_train, num_val
         self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
-        self.train_set: TensorDataset | None = None
-        self.val_set: TensorDataset | None = None
+        self.train_set: BatchedTensorDataset | None = None
+        self.val_set: BatchedTensorDataset | None = None
 
     @property
     def name(self) -> str:
@@ -89,11 +91,13 @@ class Toy2DDataModule(pl.LightningDataModule):
         """Draw the fixed train / val sets from ``seed`` (same on every DDP rank)."""
         if self.train_set is None:
             gen = torch.Generator().manual_seed(self.seed)
-            self.train_set = TensorDataset(
+            self.train_set = BatchedTensorDataset(
                 *sample_mixture(self.centers, self.std, self.num_train, gen)
             )
             gen = torch.Generator().manual_seed(self.seed + 1)
-            self.val_set = TensorDataset(*sample_mixture(self.centers, self.std, self.num_val, gen))
+            self.val_set = BatchedTensorDataset(
+                *sample_mixture(self.centers, self.std, self.num_val, gen)
+            )
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled training batches (drop_last keeps every batch the same size)."""
@@ -103,11 +107,17 @@ class Toy2DDataModule(pl.LightningDataModule):
             shuffle=True,
             drop_last=True,
             num_workers=self.num_workers,
+            collate_fn=keep_batch,
         )
 
     def val_dataloader(self) -> DataLoader:
         """Held-out points, in order."""
-        return DataLoader(self.val_set, batch_size=self.batch_size, num_workers=self.num_workers)
+        return DataLoader(
+            self.val_set,
+            batch_size=self.batch_size,
+            num_workers=self.num_workers,
+            collate_fn=keep_batch,
+        )
 
     def test_dataloader(self) -> DataLoader:
         """Same as the validation set (the toy has no separate test split)."""

@@ -26,7 +26,8 @@ from torch_fidelity.metric_kid import (
     KEY_METRIC_KID_STD,
     kid_features_to_metric,
 )
-from torch_fidelity.metric_prc import calculate_precision_recall_part
+
+from genlab.metrics.batched import kid_batched, precision_recall_blocks
 
 TORCH_FIDELITY_DEFAULT_SEED = 2020
 
@@ -99,15 +100,26 @@ def kernel_inception_distance(
     subset_size: int = 1000,
     degree: int = 3,
     seed: int = TORCH_FIDELITY_DEFAULT_SEED,
+    batched: bool | None = None,
 ) -> tuple[float, float]:
     """Return (mean, std) of the unbiased MMD^2 with kernel (x.y / D + 1)^degree over subsets.
 
     ``subset_size`` is capped at min(len(fake), len(real)); torch-fidelity would raise instead.
     Each subset draws ``subset_size`` fake rows, then real rows, without replacement.
+    ``batched``: compute on the features' device with batched matrix products
+    (``genlab.metrics.batched.kid_batched``: same subsets, float32 kernels, float64 sums);
+    None = batched when the features are on an accelerator, torch-fidelity's own NumPy loop
+    for CPU features (bit-for-bit torch-fidelity's numbers).
     """
     size = min(subset_size, len(fake), len(real))
     if size < 2:
         raise ValueError(f"KID needs at least 2 samples per set, got {len(fake)} and {len(real)}")
+    if batched is None:
+        batched = fake.device.type != "cpu"
+    if batched:
+        return kid_batched(
+            fake.detach(), real.detach().to(fake.device), subsets, size, degree, seed
+        )
     out = kid_features_to_metric(
         fake.detach().float().cpu(),
         real.detach().float().cpu(),
@@ -128,10 +140,9 @@ def precision_recall(
 
     Precision: fraction of fake samples inside some real sample's k-NN ball; recall: fraction of
     real samples inside some fake sample's ball. Distances are computed in row blocks of
-    ``batch_size`` (memory ~ batch_size x N x 4 bytes), via torch-fidelity's code.
+    ``batch_size`` (memory ~ batch_size x N x 4 bytes) on the features' device, with
+    torch-fidelity's block algorithm (``calculate_precision_recall_part``).
     """
     if min(len(fake), len(real)) <= k:
         raise ValueError(f"precision/recall with k={k} needs more than {k} samples per set")
-    return calculate_precision_recall_part(
-        fake.detach().float().cpu(), real.detach().float().cpu(), k, batch_size
-    )
+    return precision_recall_blocks(fake.detach(), real.detach().to(fake.device), k, batch_size)

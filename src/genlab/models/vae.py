@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from genlab.models.outputs import VAEOutput
+from genlab.models.step_logging import EpochMeans, should_log_step
 from genlab.objectives import bounds
 from genlab.objectives.likelihoods import Likelihood
 from genlab.utils.checks import raise_if_not_finite
@@ -70,6 +71,7 @@ class VAE(pl.LightningModule):
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.latent_dim = latent_dim
         self._val_stats: dict[str, torch.Tensor] = {}
+        self._train_means = EpochMeans()
 
     @property
     def expected_input_shape(self) -> tuple[int, ...]:
@@ -132,26 +134,48 @@ class VAE(pl.LightningModule):
         return -bounds.iw_bound(torch.cat(chunks, dim=0))
 
     # ----- Lightning hooks -----
-    def _log_terms(self, stage: str, out: VAEOutput, batch_size: int) -> None:
-        sync = stage != "train"
-        kw = dict(batch_size=batch_size, sync_dist=sync, on_step=stage == "train", on_epoch=True)
-        self.log(f"{stage}/loss", out.loss, prog_bar=stage == "train", **kw)
-        self.log(f"{stage}/elbo", out.elbo.mean(), prog_bar=stage == "val", **kw)
-        self.log(f"{stage}/recon", out.recon.mean(), **kw)
-        self.log(f"{stage}/kl", out.kl.mean(), **kw)
+    def _terms(self, out: VAEOutput) -> dict[str, torch.Tensor]:
+        """Batch means of the objective's terms (nats per example; bpd in bits per dim)."""
+        elbo = out.elbo.mean()
         num_dims = math.prod(self.expected_input_shape)
-        bpd = bounds.bits_per_dim(-out.elbo.mean(), num_dims, self.likelihood.discrete)
-        self.log(f"{stage}/bpd", bpd, **kw)
+        terms = {
+            "loss": out.loss,
+            "elbo": elbo,
+            "recon": out.recon.mean(),
+            "kl": out.kl.mean(),
+            "bpd": bounds.bits_per_dim(-elbo, num_dims, self.likelihood.discrete),
+        }
         if out.iw_bound is not None:
-            self.log(f"{stage}/iw_bound", out.iw_bound.mean(), **kw)
+            terms["iw_bound"] = out.iw_bound.mean()
+        return terms
+
+    def _log_terms(self, stage: str, out: VAEOutput, batch_size: int) -> None:
+        """Log ``<stage>/<term>`` epoch means (synced across ranks) for val and test."""
+        kw = dict(batch_size=batch_size, sync_dist=True, on_step=False, on_epoch=True)
+        for name, value in self._terms(out).items():
+            self.log(f"{stage}/{name}", value, prog_bar=stage == "val" and name == "elbo", **kw)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
-        """One optimization step on the objective; logs ``train/*`` in nats per example."""
+        """One optimization step on the objective. Logs ``train/<term>_step`` on the steps
+        Lightning writes, and ``train/<term>_epoch`` (this rank's mean) at the epoch end."""
         x = batch[0]
         out = self.step(x)
         raise_if_not_finite(out.loss, "VAE loss", self.global_step)
-        self._log_terms("train", out, x.shape[0])
+        terms = self._terms(out)
+        self._train_means.update(terms, x.shape[0])
+        if should_log_step(self.trainer):
+            kw = dict(on_step=True, on_epoch=False, batch_size=x.shape[0])
+            self.log("train/loss_step", out.loss, prog_bar=True, **kw)
+            self.log_dict({f"train/{k}_step": v for k, v in terms.items() if k != "loss"}, **kw)
         return out.loss
+
+    def on_train_epoch_start(self) -> None:
+        self._train_means.reset()
+
+    def on_train_epoch_end(self) -> None:
+        """Log the epoch means of the training terms as ``train/<term>_epoch``."""
+        means = self._train_means.compute()
+        self.log_dict({f"train/{k}_epoch": v.float() for k, v in means.items()}, on_epoch=True)
 
     def on_validation_epoch_start(self) -> None:
         d = self.latent_dim
