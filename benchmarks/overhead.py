@@ -130,8 +130,6 @@ def time_bare(cfg, epochs: int, profiler: str | None = None) -> float:
         profiler=profiler,
     )
     trainer.fit(model, datamodule=datamodule)
-    if profiler:
-        print(trainer.profiler.summary())
     return time.perf_counter() - start
 
 

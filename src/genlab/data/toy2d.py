@@ -19,7 +19,6 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from genlab.data.batched import BatchedTensorDataset, keep_batch
-
 from genlab.data.errors import check_num_classes
 
 
