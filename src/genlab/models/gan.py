@@ -29,6 +29,7 @@ from pytorch_lightning.strategies import DDPStrategy
 from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor, nn
 
+from genlab.models.compile import compile_nets
 from genlab.models.contract import GenerativeModel, split_batch
 from genlab.models.ema import EMASchedule
 from genlab.models.noise import D_STEP, G_STEP, GP_STEP, NoiseStreams
@@ -66,6 +67,15 @@ class GAN(GenerativeModel, pl.LightningModule):
         ema_decay: generator EMA decay (None = no EMA); ema_start_step, ema_rampup: see
             ``genlab.models.ema.ema_beta``.
         seed: base seed of the training noise; None = the ``seed_everything`` seed.
+        compile: ``model.compile``: false, true or a torch.compile mode; compiles G and (when
+            no gradient penalty needs a double backward, which torch.compile does not support)
+            D in place (``genlab.models.compile``); the EMA copy stays eager.
+
+    Mixed precision (``trainer.precision=bf16-mixed|16-mixed``): D's logits are cast to
+    float32, so losses and penalties are float32; the penalties' input gradients are taken
+    unscaled from them (O(1) values), and Lightning scales the total loss in
+    ``manual_backward``. Gradients are measured and clipped in ``on_before_optimizer_step``,
+    after Lightning has unscaled them (16-mixed) and before the optimizer step.
     """
 
     data_binarize = "none"  # GANs learn grey values; genlab-train serves them unbinarized
@@ -90,6 +100,7 @@ class GAN(GenerativeModel, pl.LightningModule):
         ema_start_step: int = 0,
         ema_rampup: bool = False,
         seed: int | None = None,
+        compile: bool | str = False,
     ) -> None:
         super().__init__()
         # Nets and optimizer/scheduler partials stay out of hparams so checkpoints hold plain
@@ -128,6 +139,10 @@ class GAN(GenerativeModel, pl.LightningModule):
         self.g_steps = 0
         self.d_steps = 0
         self._sched_for: dict[int, Any] = {}
+        self._grad_job: tuple[nn.Module, float | None, bool] | None = None
+        self._grad_norm: Tensor | None = None
+        d_eager = self.penalties.gp_weight > 0 or self.penalties.r1_gamma > 0
+        compile_nets(compile, generator=generator, discriminator=None if d_eager else discriminator)
 
     @staticmethod
     def _check_shapes(generator: nn.Module, discriminator: nn.Module) -> None:
@@ -159,9 +174,10 @@ class GAN(GenerativeModel, pl.LightningModule):
         return net(z) if not self.conditional else net(z, self._require_labels(labels))
 
     def _d(self, x: Tensor, labels: Tensor | None) -> Tensor:
+        """D's logits as float32 (also under autocast: losses and penalties in float32)."""
         if not self.conditional:
-            return self.discriminator(x)
-        return self.discriminator(x, self._require_labels(labels))
+            return self.discriminator(x).float()
+        return self.discriminator(x, self._require_labels(labels)).float()
 
     def _require_labels(self, labels: Tensor | None) -> Tensor:
         if labels is None:
@@ -251,14 +267,25 @@ class GAN(GenerativeModel, pl.LightningModule):
     def _optimize(
         self, opt: Any, loss: Tensor, net: nn.Module, clip: float | None, measure: bool
     ) -> Tensor | None:
-        """zero_grad, backward, clip, step; returns the pre-clipping grad norm if ``measure``."""
+        """zero_grad, backward, (measure, clip: see ``on_before_optimizer_step``), step;
+        returns the pre-clipping grad norm if ``measure``."""
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
-        norm = _grad_norm(net) if measure else None
-        if clip is not None:
-            self.clip_gradients(opt, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+        self._grad_job, self._grad_norm = (net, clip, measure), None
         opt.step()
-        return norm
+        self._grad_job = None
+        return self._grad_norm
+
+    def on_before_optimizer_step(self, optimizer: Any) -> None:
+        """Measure and clip the stepping net's gradients. Lightning calls this inside
+        ``opt.step()``, after unscaling them under 16-mixed, so norms and clipping see the
+        true gradients."""
+        if self._grad_job is None:
+            return
+        net, clip, measure = self._grad_job
+        self._grad_norm = _grad_norm(net) if measure else None
+        if clip is not None:
+            self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
 
     def _noise(self, num: int, step: int, stream: int) -> Tensor:
         gen = self.noise_generator(step, stream)

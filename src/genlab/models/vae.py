@@ -11,6 +11,7 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
+from genlab.models.compile import compile_nets
 from genlab.models.contract import GenerativeModel, split_batch
 from genlab.models.outputs import VAEOutput
 from genlab.models.step_logging import EpochMeans, should_log_step
@@ -42,6 +43,12 @@ class VAE(GenerativeModel, pl.LightningModule):
         test_iw_samples: K for the test-time importance-sampled NLL (``test/nll_iw``).
         test_iw_chunk: samples per chunk when computing the test NLL (memory bound).
         active_unit_threshold: a latent dim is active when Cov_x(E_q[z|x]) exceeds this.
+        compile: ``model.compile``: false, true or a torch.compile mode; compiles the encoder
+            and decoder in place (``genlab.models.compile``).
+
+    Mixed precision (``trainer.precision=bf16-mixed|16-mixed``): the nets run under autocast;
+    their outputs are cast to float32 before the likelihood, the KL and the importance
+    weights, so every sum over pixels and the log-sum-exp are float32.
     """
 
     checkpoint_monitor = ("val/elbo", "max")
@@ -60,6 +67,7 @@ class VAE(GenerativeModel, pl.LightningModule):
         test_iw_samples: int = 1000,
         test_iw_chunk: int = 100,
         active_unit_threshold: float = 0.01,
+        compile: bool | str = False,
     ) -> None:
         super().__init__()
         if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
@@ -92,6 +100,7 @@ class VAE(GenerativeModel, pl.LightningModule):
         self.num_classes = int(num_classes)
         self._val_stats: dict[str, torch.Tensor] = {}
         self._train_means = EpochMeans()
+        compile_nets(compile, encoder=self.encoder, decoder=self.decoder)
 
     # ----- the model contract used by callbacks, metrics and genlab-eval -----
     @property
@@ -129,17 +138,17 @@ class VAE(GenerativeModel, pl.LightningModule):
         std = (0.5 * logvar).exp()
         z = mu + std * torch.randn(num, *mu.shape, device=mu.device, dtype=mu.dtype)
         extra = tuple(t.repeat(num) for t in self._labels(y))
-        params = self.decoder(z.flatten(0, 1), *extra)
+        params = self.decoder(z.flatten(0, 1), *extra).float()
         log_px = self.likelihood.log_prob(params, x.repeat(num, 1, 1, 1)).view(num, -1)
         return log_px + bounds.log_standard_normal(z) - bounds.log_normal_diag(z, mu, logvar)
 
     def step(self, x: torch.Tensor, y: torch.Tensor | None = None) -> VAEOutput:
         """Compute the training objective and its terms on a batch of images in [0, 1]."""
-        mu, logvar = self.encoder(x, *self._labels(y))
+        mu, logvar = (t.float() for t in self.encoder(x, *self._labels(y)))
         kl_per_dim = bounds.gaussian_kl_per_dim(mu, logvar)
         kl = kl_per_dim.sum(-1)
         z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
-        recon = self.likelihood.log_prob(self.decoder(z, *self._labels(y)), x)
+        recon = self.likelihood.log_prob(self.decoder(z, *self._labels(y)).float(), x)
         value = self.objective(recon, kl, lambda k: self._log_weights(x, y, k, mu, logvar))
         extra = value if self.objective.log_key else None
         return VAEOutput(
@@ -156,7 +165,7 @@ class VAE(GenerativeModel, pl.LightningModule):
         Samples are drawn in chunks of ``chunk`` to bound memory; the K log-weights are kept
         (K x B floats) and reduced with one logsumexp, so the estimator is exact in K.
         """
-        mu, logvar = self.encoder(x, *self._labels(y))
+        mu, logvar = (t.float() for t in self.encoder(x, *self._labels(y)))
         chunks = []
         for start in range(0, num_samples, chunk):
             chunks.append(self._log_weights(x, y, min(chunk, num_samples - start), mu, logvar))

@@ -34,6 +34,8 @@ def iw_bound(log_weights: torch.Tensor) -> torch.Tensor:
         log_weights: (K, B) log p(x, z_k) - log q(z_k | x) for K samples z_k ~ q(z | x).
     """
     num_samples = log_weights.shape[0]
+    # at least float32 (bf16/fp16 log-weights from autocast are upcast; float64 stays float64)
+    log_weights = log_weights.to(torch.promote_types(log_weights.dtype, torch.float32))
     return torch.logsumexp(log_weights, dim=0) - math.log(num_samples)
 
 
