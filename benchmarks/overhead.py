@@ -24,6 +24,8 @@ that would drown the framework's cost.
 
 Usage: python benchmarks/overhead.py [--workloads vae_mlp,dcgan,gan_mlp] [--repeats 3]
        python benchmarks/overhead.py --profile   (SimpleProfiler summary of a bare VAE run)
+       python benchmarks/overhead.py --ddp --out outputs/benchmarks/overhead_ddp.json
+           (trainer=ddp_cpu, 2 processes, against 1 process on the same global batch)
 Writes outputs/benchmarks/overhead.json (``--out``).
 """
 
@@ -197,6 +199,68 @@ def measure(name: str, repeats: int, workdir: Path, only: list[str] | None = Non
     return result
 
 
+def time_cli(overrides: list[str], workdir: Path) -> float:
+    """Seconds for ``python -m genlab.train <overrides>`` in a fresh process (start-up included)."""
+    import subprocess
+
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "WANDB_MODE": "offline",
+        "PYTHONWARNINGS": "ignore",
+    }
+    run_dir = workdir / f"cli_{time.monotonic_ns()}"
+    command = [sys.executable, "-m", "genlab.train", *overrides, f"hydra.run.dir={run_dir}"]
+    start = time.perf_counter()
+    proc = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{proc.stderr[-3000:]}")
+    return seconds
+
+
+DDP_EPOCHS = (2, 8)
+
+
+def measure_ddp(repeats: int, workdir: Path) -> dict:
+    """MLP VAE, global batch 64: 1 process (batch 64) against trainer=ddp_cpu (2 x 32).
+
+    Each run is a fresh ``genlab-train`` process (1 intra-op thread per process), with
+    validation but no loggers, callbacks or metrics; per-epoch cost by the difference of
+    two run lengths, interleaved and repeated like the other workloads.
+    """
+    common = [
+        "model=vae",
+        "data=digits",
+        "logger=none",
+        "callbacks=none",
+        "metrics=none",
+        "test=false",
+        "trainer.enable_progress_bar=false",
+    ]
+    variants = {
+        "1_process": ["trainer=cpu", "data.batch_size=64"],
+        "ddp_cpu_2_processes": ["trainer=ddp_cpu", "data.batch_size=32"],
+    }
+    e1, e2 = DDP_EPOCHS
+    per_epoch: dict[str, list[float]] = {v: [] for v in variants}
+    for rep in range(repeats):
+        for variant, extra in variants.items():
+            times = [
+                time_cli([*common, *extra, f"trainer.max_epochs={e}"], workdir) for e in (e1, e2)
+            ]
+            per_epoch[variant].append((times[1] - times[0]) / (e2 - e1))
+            print(f"ddp rep {rep + 1} {variant}: {per_epoch[variant][-1] * 1e3:.1f} ms/epoch")
+    median = {v: statistics.median(c) for v, c in per_epoch.items()}
+    return {
+        "epochs": [e1, e2],
+        "global_batch": 64,
+        "seconds_per_epoch_median": median,
+        "seconds_per_epoch_all": per_epoch,
+        "ratio_ddp_to_1_process": median["ddp_cpu_2_processes"] / median["1_process"],
+    }
+
+
 def environment() -> dict:
     """Machine and library versions for the README table."""
     import pytorch_lightning as pl
@@ -223,12 +287,19 @@ def main() -> None:
         "--variants", default="", help="comma list (hand always runs); all if empty"
     )
     parser.add_argument("--profile", action="store_true", help="SimpleProfiler, bare VAE")
+    parser.add_argument("--ddp", action="store_true", help="only the DDP-on-CPU comparison")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch intra-op threads (1: see the docstring)"
     )
     parser.add_argument("--out", default=str(ROOT / "outputs/benchmarks/overhead.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    import pytorch_lightning  # noqa: F401  (sets PYTORCH_NVML_BASED_CUDA_CHECK=1)
+
+    from genlab.utils.torch_env import drop_nvml_check_without_gpu
+
+    # as genlab-train does; a plain PyTorch loop never has the variable set
+    dropped = drop_nvml_check_without_gpu()
     os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("WANDB_SILENT", "true")
     import logging
@@ -245,7 +316,14 @@ def main() -> None:
             time_bare(cfg, 10, profiler="simple")
             return
         report = {"environment": environment(), "repeats": args.repeats, "workloads": {}}
-        for name in args.workloads.split(","):
+        report["environment"]["nvml_check_dropped"] = dropped
+        if args.ddp:
+            report["ddp_cpu"] = measure_ddp(args.repeats, workdir)
+            print(json.dumps(report["ddp_cpu"]["seconds_per_epoch_median"]))
+            print(
+                f"DDP/1-process per-epoch ratio: {report['ddp_cpu']['ratio_ddp_to_1_process']:.3f}"
+            )
+        for name in [] if args.ddp else args.workloads.split(","):
             report["workloads"][name] = measure(
                 name, args.repeats, workdir, [v for v in args.variants.split(",") if v]
             )

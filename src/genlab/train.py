@@ -20,6 +20,7 @@ from genlab.utils.instantiate import (
     instantiate_metrics,
 )
 from genlab.utils.run_files import save_resolved_config, scalar_metrics, write_json
+from genlab.utils.torch_env import drop_nvml_check_without_gpu
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ def log_hyperparameters(
 def train(cfg: DictConfig) -> dict[str, float]:
     """Run one training job; return its final metrics (floats) keyed like ``val/elbo``."""
     with isolated_job():
+        drop_nvml_check_without_gpu()  # ~0.9 ms per optimizer step on CPU-only machines
         child = ddp.is_ddp_child()
         try:
             adapt_data_to_model(cfg)
