@@ -138,3 +138,24 @@ def test_a_family_outside_src_is_one_module_and_one_config_through_the_cli(tmp_p
     assert list((run / "images" / "reconstructions").glob("*.png"))
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert "test/mse" in (run / "metrics.json").read_text()
+
+
+def test_gans_get_grey_data_without_asking_and_a_conflicting_override_is_refused(tmp_path):
+    from genlab.utils.checks import adapt_data_to_model
+
+    cfg = compose_config(["model=dcgan"], tmp_path)
+    assert cfg.data.binarize == "dynamic"  # the digits default, for Bernoulli VAEs
+    adapt_data_to_model(cfg)
+    assert cfg.data.binarize == "none"
+    vae = compose_config(["model=vae"], tmp_path)
+    adapt_data_to_model(vae)
+    assert vae.data.binarize == "dynamic"  # VAEs declare nothing: the data config decides
+
+
+def test_conflicting_binarize_on_the_command_line_fails_before_training(tmp_path):
+    args = ["model=dcgan", "data.binarize=dynamic", "trainer.max_epochs=1", "logger=csv"]
+    proc = run_cli(args, tmp_path, timeout=120)
+    assert proc.returncode != 0
+    assert "GAN trains on data.binarize=none" in proc.stderr
+    assert "drop that override" in proc.stderr
+    assert not list(tmp_path.glob("outputs/train/runs/*/checkpoints/*.ckpt"))
