@@ -105,6 +105,11 @@ class VectorQuantizer(nn.Module):
         dist2 = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ e.t() + e.pow(2).sum(1)[None]
         return dist2.argmin(1)
 
+    def nearest_grid(self, z: torch.Tensor) -> torch.Tensor:
+        """Return nearest-code indices (B, H, W) for encodings (B, C, H, W); no state change."""
+        b, c, h, w = z.shape
+        return self.nearest(z.detach().permute(0, 2, 3, 1).reshape(-1, c)).view(b, h, w)
+
     def lookup(self, indices: torch.Tensor) -> torch.Tensor:
         """Return code vectors (B, C, H, W) for indices (B, H, W)."""
         return F.embedding(indices, self.embedding).permute(0, 3, 1, 2).contiguous()
