@@ -37,7 +37,9 @@ def test_cvae_elbo_terms_by_hand_on_a_tiny_case():
     z = mu + torch.exp(0.5 * logvar) * torch.randn(2, 2)
     d1, c1 = model.decoder.net[0].weight, model.decoder.net[0].bias
     d2, c2 = model.decoder.net[2].weight, model.decoder.net[2].bias
-    p = torch.sigmoid(torch.relu(torch.cat([z, F.one_hot(y, 3).float()], 1) @ d1.T + c1) @ d2.T + c2)
+    p = torch.sigmoid(
+        torch.relu(torch.cat([z, F.one_hot(y, 3).float()], 1) @ d1.T + c1) @ d2.T + c2
+    )
     xf = x.flatten(1)
     recon = (xf * p.log() + (1 - xf) * (1 - p).log()).sum(1)
     kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1)

@@ -128,3 +128,12 @@ def test_vq_nets_reject_indivisible_sizes():
         ValueError, match="data.image_size=30 must be divisible by 2\\*\\*downsample=4"
     ):
         VQEncoder(1, 30)
+
+
+def test_codebook_usage_plot_is_written(tmp_path):
+    from PIL import Image
+
+    from genlab.callbacks.codebook import plot_code_usage
+
+    path = plot_code_usage(torch.tensor([5.0, 0.0, 2.0, 9.0]), tmp_path / "u" / "e.png")
+    assert path.is_file() and Image.open(path).size == (600, 250)

@@ -43,7 +43,9 @@ class CodebookUsage(pl.Callback):
 
     def __init__(self, every_n_epochs: int = 1, output_dir: str | None = None) -> None:
         if every_n_epochs < 1:
-            raise ValueError(f"callbacks.codebook_usage.every_n_epochs must be >= 1, got {every_n_epochs}")
+            raise ValueError(
+                f"callbacks.codebook_usage.every_n_epochs must be >= 1, got {every_n_epochs}"
+            )
         self.every_n_epochs, self.output_dir = every_n_epochs, output_dir
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

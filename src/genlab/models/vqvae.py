@@ -132,7 +132,9 @@ class VQVAE(GenerativeModel, pl.LightningModule):
             self.log("train/perplexity", perplexity(q.counts), **kw)
             alive = (self.quantizer.cluster_size >= self.quantizer.restart_threshold).sum()
             self.log("train/codes_alive", alive.float(), on_step=True, on_epoch=False)
-            self.log("train/restarts", self.quantizer.restarts.float(), on_step=True, on_epoch=False)
+            self.log(
+                "train/restarts", self.quantizer.restarts.float(), on_step=True, on_epoch=False
+            )
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         """One step on NLL per dim + beta * commitment; codebook EMA and restarts run inside."""
