@@ -17,7 +17,7 @@ import re
 import pytorch_lightning as pl
 import torch
 
-from genlab.callbacks.images import save_and_log_grid
+from genlab.callbacks.images import real_batch, save_and_log_grid
 
 KL_KEY = re.compile(r"^val/kl_dim/(\d+)$")
 
@@ -66,6 +66,7 @@ class LatentTraversals(pl.Callback):
             )
         self.every_n_epochs, self.steps, self.span = every_n_epochs, steps, span
         self.max_dims, self.output_dir = max_dims, output_dir
+        self.batch_size = 64  # validation images for the fallback variance score
 
     def _due(self, trainer: pl.Trainer) -> bool:
         last = trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
@@ -86,9 +87,7 @@ class LatentTraversals(pl.Callback):
 
     def make_images(self, trainer: pl.Trainer, pl_module, latent_dim: int) -> None:
         """Encode one validation batch, pick and sort dims, decode the traversal grid."""
-        x, y = next(iter(trainer.datamodule.val_dataloader()))[:2]
-        x, y = x.to(pl_module.device), y.to(pl_module.device)
-        labels = y if getattr(pl_module, "conditional", False) else None
+        x, labels = real_batch(trainer, pl_module, self.batch_size)
         mu = pl_module.encode(x, labels)
         score = kl_per_dim(trainer.callback_metrics, latent_dim)
         source = "kl_nats"
