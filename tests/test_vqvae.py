@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import pytorch_lightning as pl
 import torch
-from genlab.models.contract import GenerativeModel
-from helpers.wandb_offline import read_offline_run
 from hydra.utils import instantiate
 
-from helpers.config import compose_config
 from genlab.eval import evaluate
+from genlab.models.contract import GenerativeModel
 from genlab.train import train
+from helpers.config import compose_config
+from helpers.wandb_offline import read_offline_run
 
 VQ = ["model=vqvae", "metrics=none", "model.quantizer.num_codes=32"]
 
@@ -40,6 +41,10 @@ def test_vqvae_run_writes_images_history_and_checkpoints(tiny_cfg, tmp_path):
     assert evaluated["test/recon_bpd"] > 0 and evaluated["test/perplexity"] >= 1
     written = json.loads(ckpt.with_suffix(".eval.json").read_text())
     assert written["metrics"]["test/codes_used"] == evaluated["test/codes_used"]
+    # the VAE-only iw_samples override is refused with the fix, not a TypeError
+    bad = compose_config([f"ckpt_path={ckpt}", "metrics=none", "iw_samples=10"], tmp_path, "eval")
+    with pytest.raises(ValueError, match="drop iw_samples"):
+        evaluate(bad)
 
 
 def _trainer(max_epochs: int, callbacks=()) -> pl.Trainer:
