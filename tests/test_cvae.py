@@ -72,3 +72,13 @@ def test_cvae_run_trains_and_draws_traversals_sorted_by_kl(tiny_cfg):
     assert kl == sorted(kl, reverse=True)
     # the logged per-dim KL of the last epoch is what the rows are sorted by
     assert kl[0] == pytest.approx(max(metrics[f"val/kl_dim/{i:02d}"] for i in range(16)), rel=1e-5)
+
+
+def test_cvae_conv_nets_compose_and_take_labels(tiny_cfg):
+    from hydra.utils import instantiate
+
+    cfg = tiny_cfg("model=cvae", "model/net=cond_conv")
+    model = instantiate(cfg.model)
+    x = torch.bernoulli(torch.full((3, 1, 28, 28), 0.3))
+    out = model.step(x, torch.tensor([0, 4, 9]))
+    assert model.conditional and out.elbo.shape == (3,) and torch.isfinite(out.loss)
