@@ -1,6 +1,6 @@
 """Codebook-usage plot for vector-quantized models: how often each code was used on val.
 
-Reads ``pl_module.code_counts`` (K,), the code histogram of the last validation epoch that a
+Reads the contract's ``code_counts`` (K,), the code histogram of the last validation epoch that a
 VQ model sets (``genlab.models.vqvae.VQVAE``), and draws the counts sorted from most to least
 used, with the perplexity and the number of codes in use in the title. A PNG under
 ``images/codebook_usage/`` and a W&B image; inactive for models without a codebook.
@@ -18,6 +18,7 @@ import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 
 from genlab.callbacks.images import log_image_file  # noqa: E402
+from genlab.models.contract import require_generative  # noqa: E402
 from genlab.nets.quantizer import perplexity  # noqa: E402
 
 
@@ -50,7 +51,7 @@ class CodebookUsage(pl.Callback):
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Runs after the model's epoch-end hook has set ``code_counts`` for this epoch."""
-        counts = getattr(pl_module, "code_counts", None)
+        counts = require_generative(pl_module, "CodebookUsage").code_counts
         if counts is None or trainer.sanity_checking or not trainer.is_global_zero:
             return
         last = trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs

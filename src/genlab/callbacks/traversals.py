@@ -18,6 +18,7 @@ import pytorch_lightning as pl
 import torch
 
 from genlab.callbacks.images import real_batch, save_and_log_grid
+from genlab.models.contract import require_generative
 
 KL_KEY = re.compile(r"^val/kl_dim/(\d+)$")
 
@@ -76,9 +77,10 @@ class LatentTraversals(pl.Callback):
         """Runs after the model's epoch-end hook, so this epoch's ``val/kl_dim/NN`` are logged."""
         if trainer.sanity_checking or not trainer.is_global_zero or not self._due(trainer):
             return
-        shape = tuple(getattr(pl_module, "latent_shape", ()))
-        if not getattr(pl_module, "can_encode", False) or len(shape) != 1:
-            return
+        model = require_generative(pl_module, "LatentTraversals")
+        shape = tuple(model.latent_shape)
+        if not model.can_encode or len(shape) != 1 or not model.is_image_model:
+            return  # traversals vary one entry of a vector latent of an autoencoder
         was_training = pl_module.training
         pl_module.eval()
         with torch.no_grad():
