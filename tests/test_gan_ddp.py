@@ -14,7 +14,8 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from genlab.models.gan import NOISE_D, noise_seed
+from genlab.models.noise import D_STEP as NOISE_D
+from genlab.models.noise import noise_seed
 from helpers.config import run_cli
 
 SEED, G_STEPS, N_CRITIC = 7, 6, 2
@@ -36,7 +37,7 @@ class DumpRankState(pl.Callback):
         torch.save(
             {
                 "rank": trainer.global_rank,
-                "seed": pl_module._seed,
+                "seed": pl_module.noise.seed,
                 "noise": z,
                 "find_unused": self.find_unused,
                 "steps": (pl_module.g_steps, pl_module.d_steps),
