@@ -1,0 +1,71 @@
+"""Conditional sample metrics: does a class-conditional generator make the class it was asked
+for, and how good is each class?
+
+* :func:`class_accuracy`: the fraction of generated images that the extractor's classifier
+  (on ``data=digits`` genlab's shipped digits CNN) assigns to the requested label, overall and
+  per requested class. Only meaningful when the extractor's classes are the data's classes.
+* :func:`per_class_fid`: FID between the real and generated features of each class, for the
+  classes with at least ``min_samples`` images on both sides (a Fréchet distance of D-dim
+  features needs N > D samples for a full-rank covariance; fewer give a biased, noisy value).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from genlab.metrics.functional import fid_from_features
+
+
+def class_accuracy(logits: Tensor, labels: Tensor, num_classes: int) -> dict[str, object]:
+    """Accuracy of ``argmax(logits)`` (N, K) against the requested ``labels`` (N,).
+
+    Returns ``{"acc": float in [0, 1], "acc_per_class": list of K floats (nan for a class
+    with no samples), "count_per_class": list of K ints}``.
+    """
+    if logits.shape[0] != labels.shape[0]:
+        raise ValueError(f"{logits.shape[0]} logits for {labels.shape[0]} labels")
+    labels = labels.long().to(logits.device)
+    correct = (logits.argmax(dim=1) == labels).float()
+    counts = torch.bincount(labels, minlength=num_classes)
+    hits = torch.bincount(labels, weights=correct, minlength=num_classes)
+    per_class = [
+        float(h / c) if c > 0 else math.nan for h, c in zip(hits.tolist(), counts.tolist())
+    ]
+    return {
+        "acc": float(correct.mean()) if len(correct) else math.nan,
+        "acc_per_class": per_class,
+        "count_per_class": [int(c) for c in counts.tolist()],
+    }
+
+
+def per_class_fid(
+    real_features: Tensor,
+    real_labels: Tensor,
+    fake_features: Tensor,
+    fake_labels: Tensor,
+    num_classes: int,
+    min_samples: int,
+) -> dict[str, object]:
+    """FID per class between real and fake features (N, D) grouped by their labels (N,).
+
+    Classes with fewer than ``min_samples`` real or fake samples get ``nan``. Returns
+    ``{"fid_per_class": list of K floats, "fid_class_mean": mean over the computed classes
+    (nan if none), "fid_classes_computed": int}``.
+    """
+    out: list[float] = []
+    for k in range(num_classes):
+        real_k = real_features[real_labels.to(real_features.device) == k]
+        fake_k = fake_features[fake_labels.to(fake_features.device) == k]
+        if min(len(real_k), len(fake_k)) < max(min_samples, 2):
+            out.append(math.nan)
+        else:
+            out.append(fid_from_features(real_k, fake_k))
+    done = [v for v in out if not math.isnan(v)]
+    return {
+        "fid_per_class": out,
+        "fid_class_mean": sum(done) / len(done) if done else math.nan,
+        "fid_classes_computed": len(done),
+    }

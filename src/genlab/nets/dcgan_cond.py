@@ -1,0 +1,81 @@
+"""Class-conditional DCGAN nets: conditional batch norm in G, projection and/or auxiliary
+classifier head in D (Miyato & Koyama 2018; Odena et al. 2017).
+
+The backbones are :mod:`genlab.nets.dcgan`'s: G's batch norms become
+:class:`~genlab.nets.conditional.ConditionalBatchNorm2d`; D's last conv (a linear map of the
+flattened ``width x init x init`` features) becomes a :class:`~genlab.nets.conditional.
+ConditionalHead` on those features. Images are in [-1, 1]; labels are int64 (N,).
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm as sn
+
+from genlab.nets.conditional import (
+    ConditionalDiscriminatorMixin,
+    ConditionalHead,
+    check_labels,
+    init_head,
+    replace_batchnorm,
+    run_with_labels,
+)
+from genlab.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from genlab.nets.spectral import add_spectral_norm
+
+
+class CondDCGANGenerator(DCGANGenerator):
+    """(z (N, latent_dim), y (N,)) -> images (N, C, H, W) in [-1, 1]; per-class BN affine."""
+
+    def __init__(
+        self,
+        num_classes: int,
+        latent_dim: int = 100,
+        image_size: int = 32,
+        channels: int = 3,
+        base_channels: int = 64,
+    ) -> None:
+        super().__init__(latent_dim, image_size, channels, base_channels)
+        self.num_classes = int(num_classes)
+        replace_batchnorm(self.net, self.num_classes)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """Return images (N, C, H, W) in [-1, 1] of classes ``y``."""
+        y = check_labels(y, self.num_classes, type(self).__name__)
+        return run_with_labels(self.net, z.view(z.shape[0], -1, 1, 1), y)
+
+
+class CondDCGANDiscriminator(ConditionalDiscriminatorMixin, DCGANDiscriminator):
+    """(images in [-1, 1], y) -> logits (N,); ``forward_with_aux`` adds class logits (N, K).
+
+    Args:
+        num_classes: K. projection: projection term (cGAN). aux_classifier: ACGAN head.
+        Other args: as :class:`~genlab.nets.dcgan.DCGANDiscriminator`.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        image_size: int = 32,
+        channels: int = 3,
+        base_channels: int = 64,
+        norm: str = "batch",
+        spectral_norm: bool = False,
+        projection: bool = True,
+        aux_classifier: bool = False,
+    ) -> None:
+        super().__init__(image_size, channels, base_channels, norm, spectral_norm)
+        last = self.net[-1]  # Conv2d(width, 1, init): a linear map of the flattened features
+        num_features = last.in_channels * last.kernel_size[0] * last.kernel_size[1]
+        self.net = nn.Sequential(*list(self.net)[:-1])
+        self.num_classes = int(num_classes)
+        self.head = ConditionalHead(num_features, self.num_classes, projection, aux_classifier)
+        init_head(self.head, "dcgan")
+        if spectral_norm:
+            add_spectral_norm(self.head)
+            if self.head.embed is not None:
+                sn(self.head.embed)
+
+    def features(self, x: Tensor) -> Tensor:
+        """Flattened last-conv features (N, width * init * init) of images in [-1, 1]."""
+        return self.net(x).flatten(1)
