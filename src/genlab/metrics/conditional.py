@@ -32,7 +32,8 @@ def class_accuracy(logits: Tensor, labels: Tensor, num_classes: int) -> dict[str
     counts = torch.bincount(labels, minlength=num_classes)
     hits = torch.bincount(labels, weights=correct, minlength=num_classes)
     per_class = [
-        float(h / c) if c > 0 else math.nan for h, c in zip(hits.tolist(), counts.tolist())
+        float(h / c) if c > 0 else math.nan
+        for h, c in zip(hits.tolist(), counts.tolist(), strict=True)
     ]
     return {
         "acc": float(correct.mean()) if len(correct) else math.nan,
