@@ -2,8 +2,8 @@
 classifier head in D (Miyato & Koyama 2018; Odena et al. 2017).
 
 The backbones are :mod:`genlab.nets.dcgan`'s: G's batch norms become
-:class:`~genlab.nets.conditional.ConditionalBatchNorm2d`; D's last conv (a linear map of the
-flattened ``width x init x init`` features) becomes a :class:`~genlab.nets.conditional.
+:class:`~genlab.nets.projection.ConditionalBatchNorm2d`; D's last conv (a linear map of the
+flattened ``width x init x init`` features) becomes a :class:`~genlab.nets.projection.
 ConditionalHead` on those features. Images are in [-1, 1]; labels are int64 (N,).
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as sn
 
-from genlab.nets.conditional import (
+from genlab.nets.projection import (
     ConditionalDiscriminatorMixin,
     ConditionalHead,
     check_labels,

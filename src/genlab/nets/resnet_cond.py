@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.utils.parametrizations import spectral_norm as sn
 
-from genlab.nets.conditional import (
+from genlab.nets.projection import (
     ConditionalBatchNorm2d,
     ConditionalDiscriminatorMixin,
     ConditionalHead,
