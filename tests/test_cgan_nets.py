@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genlab.nets.projection import ConditionalBatchNorm2d, ConditionalHead
 from genlab.nets.dcgan_cond import CondDCGANDiscriminator, CondDCGANGenerator
+from genlab.nets.projection import ConditionalBatchNorm2d, ConditionalHead
 from genlab.nets.resnet_cond import CondResNetDiscriminator, CondResNetGenerator
 
 

@@ -26,12 +26,15 @@ from pytorch_lightning.strategies import DDPStrategy
 from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor, nn
 
+from genlab.models.gan_terms import GANTerms
+from genlab.objectives.diffaugment import parse_policy
 from genlab.objectives.gan_losses import d_output_mean, get_loss
 from genlab.objectives.penalties import gradient_penalty, r1_penalty
 from genlab.utils.checks import raise_if_not_finite
 from genlab.utils.ema import ema_beta, ema_update
 
 NOISE_D, NOISE_G, NOISE_GP = 0, 1, 2  # independent noise streams per step
+LABELS_D, AUG_D, LABELS_G, AUG_G = 3, 4, 5, 6  # fake labels and DiffAugment draws
 PARTIALS = ("optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d")
 
 
@@ -51,6 +54,7 @@ class GANStepOutput:
     d_fake: Tensor
     g_loss: Tensor | None = None
     gp: Tensor | None = None
+    terms: dict[str, Tensor] = dataclasses.field(default_factory=dict)
 
 
 def _grad_norm(module: nn.Module) -> Tensor:
@@ -77,6 +81,11 @@ class GAN(pl.LightningModule):
         ema_decay: generator EMA decay (None = no EMA); ema_start_step, ema_rampup: see
             ``genlab.utils.ema.ema_beta``.
         seed: base seed of the training noise; None = the ``seed_everything`` seed.
+        num_classes: number of classes (``${data.num_classes}``); > 0 makes the GAN
+            class-conditional: its nets take labels, ``generator(z, y)`` and
+            ``discriminator(x, y)``; fake labels are drawn uniformly.
+        diffaugment, lecam_weight, lecam_decay, acgan_weight: see
+            :class:`genlab.models.gan_terms.GANTerms` (all off by default).
     """
 
     def __init__(
@@ -98,8 +107,15 @@ class GAN(pl.LightningModule):
         ema_start_step: int = 0,
         ema_rampup: bool = False,
         seed: int | None = None,
+        num_classes: int = 0,
+        diffaugment: str | None = None,
+        lecam_weight: float = 0.0,
+        lecam_decay: float = 0.99,
+        acgan_weight: float = 0.0,
     ) -> None:
         super().__init__()
+        # a plain string in hparams (a ListConfig would not load with weights_only=True)
+        diffaugment = ",".join(parse_policy(diffaugment)) or None
         # Nets and optimizer/scheduler partials stay out of hparams so checkpoints hold plain
         # values and load with torch.load(weights_only=True); the config recreates them.
         self.save_hyperparameters(logger=False, ignore=["generator", "discriminator", *PARTIALS])
@@ -118,6 +134,10 @@ class GAN(pl.LightningModule):
                 "penalty is per example); set model.discriminator.norm=layer|none."
             )
         self._check_shapes(generator, discriminator)
+        self.num_classes = int(num_classes or 0)
+        self._check_conditioning(generator, discriminator)
+        self.terms = GANTerms(diffaugment, lecam_weight, lecam_decay, acgan_weight)
+        self.terms.check(discriminator, self.num_classes)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(generator.latent_dim)
@@ -144,6 +164,41 @@ class GAN(pl.LightningModule):
                 "give both nets the same data.image_size / data.channels."
             )
 
+    def _check_conditioning(self, generator: nn.Module, discriminator: nn.Module) -> None:
+        """Nets and ``num_classes`` must agree: conditional nets need model.num_classes."""
+        for name, net in (("generator", generator), ("discriminator", discriminator)):
+            net_classes = int(getattr(net, "num_classes", 0) or 0)
+            if net_classes and net_classes != self.num_classes:
+                raise ValueError(
+                    f"model.{name}.num_classes={net_classes} but model.num_classes="
+                    f"{self.num_classes}; set both to ${{data.num_classes}}."
+                )
+
+    @property
+    def conditional(self) -> bool:
+        """True when the nets take class labels (``num_classes > 0``)."""
+        return self.num_classes > 0
+
+    def sample_labels(self, num: int, generator: torch.Generator | None = None) -> Tensor | None:
+        """Uniform class labels, int64 (num,), on the module's device; None if unconditional."""
+        if not self.conditional:
+            return None
+        device = generator.device if generator is not None else self.device
+        y = torch.randint(0, self.num_classes, (num,), device=device, generator=generator)
+        return y.to(self.device)
+
+    def _g(self, net: nn.Module, z: Tensor, y: Tensor | None) -> Tensor:
+        return net(z, y) if self.conditional else net(z)
+
+    def _discriminate(
+        self, x: Tensor, y: Tensor | None, generator: torch.Generator | None
+    ) -> tuple[Tensor, Tensor | None]:
+        """DiffAugment x (if configured), then D: (logits (N,), class logits or None)."""
+        x = self.terms.augment(x, generator)
+        if self.terms.acgan_weight > 0:
+            return self.discriminator.forward_with_aux(x, y)
+        return (self.discriminator(x, y) if self.conditional else self.discriminator(x)), None
+
     checkpoint_monitor = None  # ModelMonitorCheckpoint keeps the last checkpoint only
 
     # ------------------------------------------------------------------ public sampling API
@@ -168,22 +223,27 @@ class GAN(pl.LightningModule):
         z = torch.randn(num, self.latent_dim, device=device, generator=generator)
         return z.to(self.device)
 
-    def _run(self, net: nn.Module, z: Tensor) -> Tensor:
+    def _run(self, net: nn.Module, z: Tensor, labels: Tensor | None) -> Tensor:
+        if self.conditional and labels is None:  # balanced classes: 0, 1, ..., K-1, 0, ...
+            labels = torch.arange(z.shape[0], device=self.device) % self.num_classes
+        if labels is not None:
+            labels = labels.to(self.device)
         was_training = net.training
         net.eval()  # no batch-norm statistics updates; outputs independent of batch makeup
         with torch.no_grad():
-            out = net(z.to(self.device))
+            out = self._g(net, z.to(self.device), labels)
         net.train(was_training)
         return ((out + 1.0) / 2.0).clamp(0.0, 1.0) if self.is_image_model else out
 
-    def generate(self, z: Tensor) -> Tensor:
+    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """Samples for z: images (N, C, H, W) in [0, 1] or points (N, 2); the EMA generator
-        when EMA is enabled. Runs the net in eval mode, without gradients."""
-        return self._run(self.generator_ema or self.generator, z)
+        when EMA is enabled. Runs the net in eval mode, without gradients. A conditional GAN
+        makes class ``labels`` (N,); None gives the balanced labels 0, 1, ..., K-1, 0, ..."""
+        return self._run(self.generator_ema or self.generator, z, labels)
 
-    def generate_raw(self, z: Tensor) -> Tensor:
+    def generate_raw(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """Like ``generate`` but always with the trained (non-EMA) generator."""
-        return self._run(self.generator, z)
+        return self._run(self.generator, z, labels)
 
     # ------------------------------------------------------------------ setup
     def setup(self, stage: str) -> None:
@@ -268,7 +328,9 @@ class GAN(pl.LightningModule):
         opt.step()
         return norm
 
-    def _d_step(self, real: Tensor, opt_d: Any, log: bool) -> tuple[GANStepOutput, Tensor | None]:
+    def _d_step(
+        self, real: Tensor, y_real: Tensor | None, opt_d: Any, log: bool
+    ) -> tuple[GANStepOutput, Tensor | None]:
         hp = self.hparams
         self.toggle_optimizer(opt_d)
         z = torch.randn(
@@ -277,17 +339,33 @@ class GAN(pl.LightningModule):
             device=self.device,
             generator=self.noise_generator(self.d_steps, NOISE_D),
         )
+        y_fake = self.sample_labels(real.shape[0], self.noise_generator(self.d_steps, LABELS_D))
         with torch.no_grad():
-            fake = self.generator(z)  # detached fakes: no graph into G
-        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+            fake = self._g(self.generator, z, y_fake)  # detached fakes: no graph into G
+        aug = self.noise_generator(self.d_steps, AUG_D)  # one stream: real, then fake draws
+        real_logits, real_cls = self._discriminate(real, y_real, aug)
+        fake_logits, fake_cls = self._discriminate(fake, y_fake, aug)
         loss = self.loss_fns.d_loss(real_logits, fake_logits)
+        terms = self.terms.d_terms(real_logits, fake_logits, real_cls, fake_cls, y_real, y_fake)
+        loss = loss + self.terms.weighted(terms)
         gp = None
         if hp.gp_weight > 0:
             gen = self.noise_generator(self.d_steps, NOISE_GP)
-            gp = gradient_penalty(self.discriminator, real, fake, generator=gen)
+            critic = self.discriminator
+            if self.conditional:  # interpolates keep the real labels
+
+                def critic(x: Tensor) -> Tensor:
+                    return self.discriminator(x, y_real)
+
+            gp = gradient_penalty(critic, real, fake, generator=gen)
             loss = loss + hp.gp_weight * gp
         if hp.r1_gamma > 0:
-            loss = loss + 0.5 * hp.r1_gamma * r1_penalty(self.discriminator, real)
+            critic_r1 = (
+                (lambda x: self.discriminator(x, y_real))
+                if self.conditional
+                else self.discriminator
+            )
+            loss = loss + 0.5 * hp.r1_gamma * r1_penalty(critic_r1, real)
         raise_if_not_finite(loss, "discriminator loss", self.global_step)
         norm = self._optimize(opt_d, loss, self.discriminator, hp.grad_clip_d, log)
         self.untoggle_optimizer(opt_d)
@@ -298,10 +376,13 @@ class GAN(pl.LightningModule):
             d_output_mean(real_logits, self.loss_fns),
             d_output_mean(fake_logits, self.loss_fns),
             gp=None if gp is None else gp.detach(),
+            terms={f"d_{k}": v.detach() for k, v in terms.items()},
         )
         return out, norm
 
-    def _g_step(self, batch_size: int, opt_g: Any, log: bool) -> tuple[Tensor, Tensor | None]:
+    def _g_step(
+        self, batch_size: int, opt_g: Any, log: bool
+    ) -> tuple[Tensor, Tensor | None, dict[str, Tensor]]:
         self.toggle_optimizer(opt_g)
         z = torch.randn(
             batch_size,
@@ -309,7 +390,13 @@ class GAN(pl.LightningModule):
             device=self.device,
             generator=self.noise_generator(self.g_steps, NOISE_G),
         )
-        loss = self.loss_fns.g_loss(self.discriminator(self.generator(z)))
+        y_fake = self.sample_labels(batch_size, self.noise_generator(self.g_steps, LABELS_G))
+        fake = self._g(self.generator, z, y_fake)
+        fake_logits, fake_cls = self._discriminate(
+            fake, y_fake, self.noise_generator(self.g_steps, AUG_G)
+        )
+        terms = self.terms.g_terms(fake_cls, y_fake)
+        loss = self.loss_fns.g_loss(fake_logits) + self.terms.weighted(terms)
         raise_if_not_finite(loss, "generator loss", self.global_step)
         norm = self._optimize(opt_g, loss, self.generator, self.hparams.grad_clip_g, log)
         self.untoggle_optimizer(opt_g)
@@ -325,7 +412,7 @@ class GAN(pl.LightningModule):
         self._step_scheduler(opt_g)
         if self.hparams.max_g_steps is not None and self.g_steps >= self.hparams.max_g_steps:
             self.trainer.should_stop = True
-        return loss.detach(), norm
+        return loss.detach(), norm, {f"g_{k}": v.detach() for k, v in terms.items()}
 
     def _should_log(self) -> bool:
         """True on the batches whose step metrics Lightning sends to the loggers. Each
@@ -337,14 +424,15 @@ class GAN(pl.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
         """One D step on ``batch``; one G step after every ``n_critic``-th D step.
         Returns the step's detached scalars as a dict (see ``GANStepOutput``)."""
-        x = batch[0] if isinstance(batch, list | tuple) else batch
+        x, y = self._split_batch(batch)
         real = self._to_model_range(x)
         opt_g, opt_d = self.optimizers()
         log = self._should_log()
-        out, norm_d = self._d_step(real, opt_d, log)
+        out, norm_d = self._d_step(real, y, opt_d, log)
         norm_g = None
         if self.d_steps % self.hparams.n_critic == 0:
-            out.g_loss, norm_g = self._g_step(real.shape[0], opt_g, log)
+            out.g_loss, norm_g, g_terms = self._g_step(real.shape[0], opt_g, log)
+            out.terms.update(g_terms)
         if log:
             values = {
                 "train/d_loss": out.d_loss,
@@ -357,16 +445,30 @@ class GAN(pl.LightningModule):
                 values.update({"train/g_loss": out.g_loss, "train/grad_norm_g": norm_g})
             if out.gp is not None:
                 values["train/gp"] = out.gp
+            values.update({f"train/{k}": v for k, v in out.terms.items()})
             self.log_dict(values, on_step=True, on_epoch=False)
         return {
             f.name: getattr(out, f.name)
             for f in dataclasses.fields(out)
-            if getattr(out, f.name) is not None
-        }
+            if f.name != "terms" and getattr(out, f.name) is not None
+        } | out.terms
+
+    def _split_batch(self, batch: Any) -> tuple[Tensor, Tensor | None]:
+        """(x, y) of a batch; y is None for an unconditional GAN (labels unused)."""
+        if not isinstance(batch, list | tuple):
+            batch = (batch,)
+        if not self.conditional:
+            return batch[0], None
+        if len(batch) < 2:
+            raise ValueError(
+                "a conditional GAN (model.num_classes > 0) needs (x, y) batches with labels."
+            )
+        return batch[0], batch[1].long()
 
     def _eval_step(self, batch: Any, prefix: str) -> None:
-        x = batch[0] if isinstance(batch, list | tuple) else batch
-        logits = self.discriminator(self._to_model_range(x))
+        x, y = self._split_batch(batch)
+        real = self._to_model_range(x)
+        logits = self.discriminator(real, y) if self.conditional else self.discriminator(real)
         self.log(
             f"{prefix}/d_real", d_output_mean(logits, self.loss_fns), on_epoch=True, sync_dist=True
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as sn
 
+from genlab.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from genlab.nets.projection import (
     ConditionalDiscriminatorMixin,
     ConditionalHead,
@@ -20,7 +21,6 @@ from genlab.nets.projection import (
     replace_batchnorm,
     run_with_labels,
 )
-from genlab.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from genlab.nets.spectral import add_spectral_norm
 
 
