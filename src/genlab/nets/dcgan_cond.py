@@ -9,6 +9,8 @@ ConditionalHead` on those features. Images are in [-1, 1]; labels are int64 (N,)
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as sn
 
@@ -25,7 +27,15 @@ from genlab.nets.spectral import add_spectral_norm
 
 
 class CondDCGANGenerator(DCGANGenerator):
-    """(z (N, latent_dim), y (N,)) -> images (N, C, H, W) in [-1, 1]; per-class BN affine."""
+    """(z (N, latent_dim), y (N,)) -> images (N, C, H, W) in [-1, 1]; per-class BN affine.
+
+    Args:
+        num_classes: K. concat_labels: also feed one-hot(y) with z to the first layer (the
+            input of Mirza & Osindero 2014 and Odena et al. 2017): a direct path for the label
+            that conditional batch norm alone, whose per-class scales and shifts move by about
+            the learning rate per Adam step, opens only slowly.
+        Other args: as :class:`~genlab.nets.dcgan.DCGANGenerator`.
+    """
 
     def __init__(
         self,
@@ -34,15 +44,21 @@ class CondDCGANGenerator(DCGANGenerator):
         image_size: int = 32,
         channels: int = 3,
         base_channels: int = 64,
+        concat_labels: bool = False,
     ) -> None:
-        super().__init__(latent_dim, image_size, channels, base_channels)
-        self.num_classes = int(num_classes)
+        extra = int(num_classes) if concat_labels else 0
+        super().__init__(latent_dim + extra, image_size, channels, base_channels)
+        self.latent_dim = latent_dim  # the noise size; the one-hot labels are appended to it
+        self.num_classes, self.concat_labels = int(num_classes), bool(concat_labels)
         replace_batchnorm(self.net, self.num_classes)
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         """Return images (N, C, H, W) in [-1, 1] of classes ``y``."""
         y = check_labels(y, self.num_classes, type(self).__name__)
-        return run_with_labels(self.net, z.view(z.shape[0], -1, 1, 1), y)
+        h = z.flatten(1)
+        if self.concat_labels:
+            h = torch.cat([h, F.one_hot(y, self.num_classes).to(h.dtype)], dim=1)
+        return run_with_labels(self.net, h.view(h.shape[0], -1, 1, 1), y)
 
 
 class CondDCGANDiscriminator(ConditionalDiscriminatorMixin, DCGANDiscriminator):
