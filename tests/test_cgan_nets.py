@@ -108,3 +108,18 @@ def test_generator_label_changes_output_and_is_required():
     assert not torch.allclose(x[0], x[1])
     with pytest.raises(ValueError, match="needs labels"):
         g(z)
+
+
+def test_concat_labels_feeds_one_hot_with_z():
+    torch.manual_seed(0)
+    g = CondDCGANGenerator(10, latent_dim=8, image_size=16, channels=1, base_channels=8)
+    gc = CondDCGANGenerator(
+        10, latent_dim=8, image_size=16, channels=1, base_channels=8, concat_labels=True
+    )
+    assert gc.latent_dim == 8 and gc.net[0].in_channels == 18  # z (8) + one-hot (10)
+    g.eval(), gc.eval()
+    z = torch.randn(1, 8).repeat(2, 1)
+    y = torch.tensor([1, 2])
+    # at initialisation CBN is plain BN (gamma 1, beta 0): only the one-hot path sees the label
+    assert torch.allclose(g(z, y)[0], g(z, y)[1])
+    assert not torch.allclose(gc(z, y)[0], gc(z, y)[1])
