@@ -126,7 +126,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--g-steps", type=int, default=2000, help="generator steps per run")
+    parser.add_argument("--g-steps", type=int, default=1500, help="generator steps per run")
     parser.add_argument("--num-samples", type=int, default=2000, help="samples for class acc")
     parser.add_argument("--min-class-samples", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per run")
