@@ -13,10 +13,10 @@ import torch
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
+from genlab.launch.job import isolated_job
 from genlab.train import CONFIG_DIR
 from genlab.utils.checks import check_model_data
 from genlab.utils.instantiate import instantiate_loggers, instantiate_metrics
-from genlab.utils.job import isolated_job
 from genlab.utils.run_files import RESOLVED_CONFIG, scalar_metrics, write_json
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import Callback
 from pytorch_lightning.loggers import Logger
 
-from genlab.utils.sweep import apply_sweep_identity
+from genlab.launch.sweep import apply_sweep_identity
 from genlab.utils.wandb_utils import announce_offline, resolve_offline
 
 log = logging.getLogger(__name__)
