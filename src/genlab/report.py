@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from genlab.bench.references import comparability, find_reference, load_references, verdict
 from genlab.train import CONFIG_DIR
 from genlab.utils.run_files import RESOLVED_CONFIG
-from genlab.utils.sweep import SWEEP_FILE
+from genlab.launch.sweep import SWEEP_FILE
 
 log = logging.getLogger(__name__)
 

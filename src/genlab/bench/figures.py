@@ -80,7 +80,7 @@ def plot_final(table: pd.DataFrame, path: Path) -> Path | None:
         rows = table[table["metric"] == metric].reset_index(drop=True)
         x = list(range(len(rows)))
         ax.errorbar(x, rows["mean"], yerr=rows["std"].fillna(0), fmt="o", capsize=4, label="genlab")
-        comparable = rows[rows["verdict"].isin(["within", "outside"])]
+        comparable = rows[rows["verdict"].str.match(r"^(within|outside)")]
         if not comparable.empty:
             ax.errorbar(comparable.index, comparable["paper"], yerr=comparable["paper_std"].fillna(0),
                         fmt="D", color="tab:red", capsize=4, label="paper")  # fmt: skip

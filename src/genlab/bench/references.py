@@ -94,10 +94,8 @@ def _same(run_value: Any, wanted: Any) -> bool:
 
 def comparability(ref: Reference, configs: list[Mapping[str, Any]]) -> str | None:
     """Return None when every run config (flattened keys) matches ``ref.requires``, else the
-    reason it does not, e.g. ``"data.binarize=none (paper: dynamic)"``; a reference with no
-    ``requires`` gives ``"protocol not stated in the reference"``."""
-    if not ref.requires:
-        return "protocol not stated in the reference"
+    reason it does not, e.g. ``"data.binarize=none (paper: dynamic)"``. A reference with no
+    ``requires`` cannot be checked: it counts as comparable and ``verdict`` says so."""
     for key, wanted in ref.requires.items():
         for cfg in configs:
             value = cfg.get(key, "<unset>")
@@ -120,4 +118,5 @@ def verdict(mean: float, std: float, ref: Reference | None, reason: str | None) 
         return "no finite value"
     ours = std if math.isfinite(std) else 0.0
     theirs = ref.std or 0.0
-    return "within" if abs(mean - ref.value) <= ours + theirs else "outside"
+    result = "within" if abs(mean - ref.value) <= ours + theirs else "outside"
+    return result if ref.requires else f"{result} (protocol not stated in the reference)"
