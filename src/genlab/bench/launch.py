@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import resource
 import subprocess
 import sys
@@ -42,13 +43,19 @@ def multirun_command(
     return cmd + list(extra)
 
 
-def run_command(cmd: list[str], log_file: Path, cwd: Path) -> dict[str, Any]:
-    """Run ``cmd`` with its output in ``log_file``; return exit code, wall seconds and CPU
-    seconds (user + system of the child processes)."""
+def run_command(
+    cmd: list[str], log_file: Path, cwd: Path, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Run ``cmd`` (with ``env`` added to this process's environment) with its output in
+    ``log_file``; return exit code, wall seconds and CPU seconds (user + system of the child
+    processes)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with open(log_file, "w") as out:
-        code = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT).returncode
+        full_env = {**os.environ, **{k: str(v) for k, v in (env or {}).items()}}
+        code = subprocess.run(
+            cmd, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT
+        ).returncode
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -69,7 +76,8 @@ def launch_suite(
             suite.get("presets"),
         )  # fmt: skip
         log.info(f"[{exp['name']}] {' '.join(cmd[1:])}")
-        timings[exp["name"]] = run_command(cmd, out_dir / f"{exp['name']}.log", cwd)
+        log_file = out_dir / f"{exp['name']}.log"
+        timings[exp["name"]] = run_command(cmd, log_file, cwd, suite.get("env"))
         timings[exp["name"]]["seeds"] = list(seeds)
         log.info(f"[{exp['name']}] {timings[exp['name']]}")
         if timings[exp["name"]]["returncode"] != 0:
