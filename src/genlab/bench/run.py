@@ -35,10 +35,19 @@ def expected_gpu_hours(suite: dict[str, Any]) -> float:
     return total
 
 
+def _find(path: str, root_dir: Path) -> Path:
+    """Return ``path`` resolved against the launch folder, else against genlab's repository
+    (where ``benchmarks/references/`` lives); the launch-folder path when neither exists."""
+    for base in (root_dir, Path(CONFIG_DIR).parent):
+        if (base / path).is_file():
+            return base / path
+    return root_dir / path
+
+
 def collect(out_dir: Path, suite: dict[str, Any], root_dir: Path) -> dict[str, Any]:
     """Tabulate and plot the suite's runs under ``out_dir``; write report.md, report.csv,
     curves.png and final_metrics.png; return the table, problems and figure paths."""
-    files = [root_dir / f for f in suite.get("references_files", [])]
+    files = [_find(f, root_dir) for f in suite.get("references_files", [])]
     refs = load_references(suite.get("references"), files)
     runs, problems = suite_runs(out_dir, suite)
     table = suite_table(runs, suite, refs)
@@ -72,9 +81,9 @@ def bench(cfg: DictConfig) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     group = f"bench/{suite['name']}/{out_dir.name}"
     hours = expected_gpu_hours(suite)
-    if hours:
-        log.info(f"suite {suite['name']}: expected {hours:.1f} GPU hours ({suite.get('expected', '')})")
     print(f"suite {suite['name']}: {suite.get('expected', '')}; output: {out_dir}")
+    if hours:
+        print(f"suite {suite['name']}: expected {hours:.1f} GPU hours (gpu_hours x seeds)")
     if cfg.get("dry_run"):
         return {"gpu_hours": hours}
     root_dir = Path(cfg.paths.root_dir)
