@@ -32,7 +32,9 @@ def test_every_suite_composes_and_names_its_experiments(tmp_path, suite):
     names = [e.name for e in cfg.suite.experiments]
     assert names and len(set(names)) == len(names)
     for exp in cfg.suite.experiments:
-        multirun_command(OmegaConf.to_container(exp), [0], tmp_path, presets=cfg.suite.get("presets"))
+        multirun_command(
+            OmegaConf.to_container(exp), [0], tmp_path, presets=cfg.suite.get("presets")
+        )
 
 
 def test_multirun_command_orders_overrides_so_extra_wins(tmp_path):
@@ -40,8 +42,9 @@ def test_multirun_command_orders_overrides_so_extra_wins(tmp_path):
     cmd = multirun_command(exp, [0, 1], tmp_path / "a", ["trainer=cpu"], ["trainer=gpu"], "g",
                            presets={"small": ["data.image_size=16"]})  # fmt: skip
     assert cmd[:4] == [sys.executable, "-m", "genlab.train", "-m"]
-    assert cmd[4:] == ["trainer=cpu", "data.image_size=16", "model=iwae", "seed=0,1",
-                       f"hydra.sweep.dir={tmp_path / 'a'}", "++logger.wandb.group=g", "trainer=gpu"]  # fmt: skip
+    sweep = f"hydra.sweep.dir={tmp_path / 'a'}"
+    assert cmd[4:] == ["trainer=cpu", "data.image_size=16", "model=iwae", "seed=0,1", sweep,
+                       "++logger.wandb.group=g", "trainer=gpu"]  # fmt: skip
     with pytest.raises(KeyError, match="preset 'big'.*defined presets: \\['small'\\]"):
         multirun_command({"name": "a", "presets": ["big"]}, [0], tmp_path, presets={"small": []})
 
@@ -81,9 +84,10 @@ def test_tiny_suite_end_to_end_matches_hand_computed_stats(tmp_path):
             assert row["mean"] == pytest.approx(statistics.mean(values), rel=1e-12)
             assert row["std"] == pytest.approx(statistics.stdev(values), rel=1e-12)
             assert row["n"] == 2 and row["dropped"] == 0
-            assert f"| {name} | {metric} | {row['mean']:.2f} ± {row['std']:.2f} | 2 |" in (
-                out / "report.md"
-            ).read_text()
+            assert (
+                f"| {name} | {metric} | {row['mean']:.2f} ± {row['std']:.2f} | 2 |"
+                in (out / "report.md").read_text()
+            )
     assert (out / "report.csv").is_file()
     for png in ("curves.png", "final_metrics.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"

@@ -16,7 +16,11 @@ from genlab.utils.instantiate import instantiate_callbacks, instantiate_metrics
 from helpers.config import compose_config
 
 EXPERIMENTS = sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
-PAPERS = [e for e in EXPERIMENTS if "paper:" in (Path(CONFIG_DIR) / "experiment" / f"{e}.yaml").read_text()]
+PAPERS = [
+    e
+    for e in EXPERIMENTS
+    if "paper:" in (Path(CONFIG_DIR) / "experiment" / f"{e}.yaml").read_text()
+]
 
 
 def test_the_paper_configs_cover_references_md_rows():
@@ -31,7 +35,9 @@ def test_every_experiment_instantiates(tmp_path, experiment):
     OmegaConf.resolve(cfg)
     datamodule = hydra.utils.instantiate(cfg.data)
     model = hydra.utils.instantiate(cfg.model)
-    callbacks = instantiate_callbacks(cfg.callbacks) + instantiate_metrics(cfg.get("metrics"), datamodule)
+    callbacks = instantiate_callbacks(cfg.callbacks) + instantiate_metrics(
+        cfg.get("metrics"), datamodule
+    )
     optimizers = model.configure_optimizers()
     assert callbacks and optimizers
     metrics = [c for c in callbacks if type(c).__name__ == "SampleQualityCallback"]

@@ -75,7 +75,10 @@ def test_default_grouping_ignores_seeds_paths_and_ids(tmp_path):
                                                 ("IWAE", 0, 88.0), ("IWAE", 1, 89.0)]):  # fmt: skip
         _fake_run(tmp_path / str(i), _config(seed, objective), {"test/nll_iw": nll})
     table = report(OmegaConf.create({"runs": str(tmp_path), "columns": ["test/nll_iw"]}))
-    assert list(table["group"]) == ["model.objective._target_=ELBO", "model.objective._target_=IWAE"]
+    assert list(table["group"]) == [
+        "model.objective._target_=ELBO",
+        "model.objective._target_=IWAE",
+    ]
     assert list(table["seeds"]) == [2, 2]
     assert list(table["test/nll_iw"]) == ["91.00 ± 1.41", "88.50 ± 0.71"]
 
@@ -122,7 +125,9 @@ def test_mnist_reference_against_digits_runs_says_not_comparable(tmp_path):
             "runs": str(tmp_path),
             "columns": ["test/nll_iw"],
             "group_by": ["model.objective._target_"],
-            "references_file": str(Path(CONFIG_DIR).parent / "benchmarks/references/vae_mnist.yaml"),
+            "references_file": str(
+                Path(CONFIG_DIR).parent / "benchmarks/references/vae_mnist.yaml"
+            ),
         }
     )
     table = report(cfg)
@@ -145,6 +150,8 @@ def test_report_on_a_real_multirun_groups_by_swept_keys(tmp_path):
     assert list(table["group"]) == ["model=iwae", "model=vae"]
     assert list(table["seeds"]) == [2, 2]
     for label, jobs in (("model=iwae", (2, 3)), ("model=vae", (0, 1))):
-        values = [json.loads((sweep / str(j) / "metrics.json").read_text())["test/nll_iw"] for j in jobs]
+        values = [
+            json.loads((sweep / str(j) / "metrics.json").read_text())["test/nll_iw"] for j in jobs
+        ]
         mean, std = statistics.mean(values), statistics.stdev(values)
         assert table.set_index("group").loc[label, "test/nll_iw"] == f"{mean:.2f} ± {std:.2f}"

@@ -27,7 +27,11 @@ def _records(path):
 def test_summaries_sample_table_and_checkpoint_artifacts(tmp_path):
     # logger.wandb.offline=false keeps Lightning's artifact path on; WANDB_MODE=offline (conftest)
     # makes wandb.init write the run, its table and its artifacts to the offline file
-    overrides = [*WANDB_RUN, "callbacks.samples_table.every_n_epochs=1", "logger.wandb.offline=false"]
+    overrides = [
+        *WANDB_RUN,
+        "callbacks.samples_table.every_n_epochs=1",
+        "logger.wandb.offline=false",
+    ]
     cfg = compose_config(overrides, tmp_path)
     train(cfg)
     run_dir = next((tmp_path / "run").glob("wandb/offline-run-*"))

@@ -23,9 +23,9 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from genlab.bench.references import comparability, find_reference, load_references, verdict
+from genlab.launch.sweep import SWEEP_FILE
 from genlab.train import CONFIG_DIR
 from genlab.utils.run_files import RESOLVED_CONFIG
-from genlab.launch.sweep import SWEEP_FILE
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +174,13 @@ def summarize(
         if group_by:
             row.update({k: group[f"cfg.{k}"].iloc[0] for k in group_by})
         row["seeds"] = len(group)
-        configs = [{k[4:]: v for k, v in r.items() if k.startswith("cfg.")} for _, r in group.iterrows()]
+        configs = [
+            {k[4:]: v for k, v in r.items() if k.startswith("cfg.")} for _, r in group.iterrows()
+        ]
         for metric in metrics:
-            stats = metric_stats(group[metric] if metric in group else pd.Series([None] * len(group)))
+            stats = metric_stats(
+                group[metric] if metric in group else pd.Series([None] * len(group))
+            )
             row[metric] = format_cell(*stats)
             ref = find_reference(refs, str(label), metric)
             if ref is not None:

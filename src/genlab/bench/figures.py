@@ -43,7 +43,9 @@ def _grid(n: int) -> tuple[plt.Figure, list[plt.Axes]]:
     return fig, list(axes.flat[:n])
 
 
-def plot_curves(runs: dict[str, pd.DataFrame], curves: dict[str, list[str]], path: Path) -> Path | None:
+def plot_curves(
+    runs: dict[str, pd.DataFrame], curves: dict[str, list[str]], path: Path
+) -> Path | None:
     """Save one panel per curve metric, one line (mean) and band (± std over seeds) per
     experiment; ``curves`` maps experiment name to its metrics. Returns the path, or None."""
     metrics = list(dict.fromkeys(m for ms in curves.values() for m in ms))
@@ -82,8 +84,9 @@ def plot_final(table: pd.DataFrame, path: Path) -> Path | None:
         ax.errorbar(x, rows["mean"], yerr=rows["std"].fillna(0), fmt="o", capsize=4, label="genlab")
         comparable = rows[rows["verdict"].str.match(r"^(within|outside)")]
         if not comparable.empty:
-            ax.errorbar(comparable.index, comparable["paper"], yerr=comparable["paper_std"].fillna(0),
-                        fmt="D", color="tab:red", capsize=4, label="paper")  # fmt: skip
+            paper_err = comparable["paper_std"].astype(float).fillna(0)
+            ax.errorbar(comparable.index, comparable["paper"], yerr=paper_err, fmt="D",
+                        color="tab:red", capsize=4, label="paper")  # fmt: skip
         ax.set_xticks(x, rows["experiment"], rotation=30, ha="right", fontsize=7)
         ax.set_title(metric, fontsize=9)
         ax.legend(fontsize=7)

@@ -52,7 +52,9 @@ def _entries(data: Any, origin: str) -> list[Reference]:
     for i, entry in enumerate(data):
         missing = {"label", "metric", "value"} - set(entry)
         if missing:
-            raise ValueError(f"{origin}: entry {i} lacks {sorted(missing)} (see genlab.bench.references)")
+            raise ValueError(
+                f"{origin}: entry {i} lacks {sorted(missing)} (see genlab.bench.references)"
+            )
         labels = entry["label"] if isinstance(entry["label"], list) else [entry["label"]]
         for label in labels:
             refs.append(

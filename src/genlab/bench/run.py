@@ -55,17 +55,22 @@ def collect(out_dir: Path, suite: dict[str, Any], root_dir: Path) -> dict[str, A
     figures = [plot_curves(runs, curves, out_dir / "curves.png")]
     figures.append(plot_final(table, out_dir / "final_metrics.png"))
     figures = [f for f in figures if f is not None]
-    text = f"# Suite `{suite['name']}`\n\n{suite.get('description', '')}\n\n{markdown_table(table)}\n"
+    text = (
+        f"# Suite `{suite['name']}`\n\n{suite.get('description', '')}\n\n{markdown_table(table)}\n"
+    )
     timings = out_dir / "timings.json"
     if timings.is_file():
         rows = json.loads(timings.read_text())
-        text += "\n| experiment | runs | exit code | wall time | CPU time |\n| --- | --- | --- | --- | --- |\n"
+        text += "\n| experiment | runs | exit code | wall time | CPU time |\n"
+        text += "| --- | --- | --- | --- | --- |\n"
         text += "".join(
             f"| {k} | {len(v['seeds'])} | {v['returncode']} | {v['wall_s'] / 60:.1f} min "
             f"| {v['cpu_s'] / 60:.1f} min |\n" for k, v in rows.items()
         )  # fmt: skip
     if problems:
-        text += "\nNot averaged (unfinished or corrupt runs):\n" + "".join(f"- {p}\n" for p in problems)
+        text += "\nNot averaged (unfinished or corrupt runs):\n" + "".join(
+            f"- {p}\n" for p in problems
+        )
         for problem in problems:
             log.warning(f"not averaged: {problem}")
     (out_dir / "report.md").write_text(text)

@@ -13,7 +13,9 @@ from genlab.bench.references import Reference, comparability, find_reference, ve
 from genlab.report import metric_stats, scan_runs
 
 
-def suite_runs(out_dir: Path, suite: Mapping[str, Any]) -> tuple[dict[str, pd.DataFrame], list[str]]:
+def suite_runs(
+    out_dir: Path, suite: Mapping[str, Any]
+) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """Return the finished runs of each experiment (by name) and the problems found
     (unfinished runs, corrupt metrics files, experiments with no run at all)."""
     runs, problems = {}, []
@@ -38,7 +40,9 @@ def suite_table(
         if name not in runs:
             continue
         frame = runs[name]
-        configs = [{k[4:]: v for k, v in r.items() if k.startswith("cfg.")} for _, r in frame.iterrows()]
+        configs = [
+            {k[4:]: v for k, v in r.items() if k.startswith("cfg.")} for _, r in frame.iterrows()
+        ]
         for metric in exp.get("columns", suite.get("columns", [])):
             values = frame[metric] if metric in frame else pd.Series([None] * len(frame))
             mean, std, n, dropped = metric_stats(values)

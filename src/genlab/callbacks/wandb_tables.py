@@ -45,7 +45,12 @@ class WandbSampleTable(pl.Callback):
         names = [None] * len(images) if labels is None else [int(y) for y in labels.cpu()]
         step, epoch = trainer.global_step, trainer.current_epoch
         return [
-            [epoch, step, y, wandb.Image(img if img.shape[-1] != 1 else img[..., 0], caption=str(y))]
+            [
+                epoch,
+                step,
+                y,
+                wandb.Image(img if img.shape[-1] != 1 else img[..., 0], caption=str(y)),
+            ]
             for img, y in zip(images, names, strict=True)
         ]
 
