@@ -107,3 +107,25 @@ def test_tiny_suite_end_to_end_matches_hand_computed_stats(tmp_path):
     text = (out / "report.md").read_text()
     assert f"{out / 'vae' / '0' / 'metrics.json'}: corrupt" in text
     assert f"{out / 'iwae_k2' / '1'}: unfinished (no metrics.json)" in text
+
+
+def test_claim_check_reads_the_means_in_order():
+    import pandas as pd
+
+    from genlab.bench.tables import check_claim
+
+    table = pd.DataFrame(
+        {
+            "experiment": ["vae", "iwae_k5", "iwae_k50"],
+            "metric": ["test/nll_iw"] * 3,
+            "mean": [90.0, 89.0, 88.9],
+            "std": [0.2, 0.3, 0.3],
+        }  # fmt: skip
+    )
+    claim = {"text": "lower NLL", "metric": "test/nll_iw", "order": ["vae", "iwae_k5", "iwae_k50"],
+             "direction": "decreasing"}  # fmt: skip
+    line = check_claim(table, claim)
+    assert "**holds (within seed noise)**" in line  # the last step (0.1) is below the std (0.3)
+    assert "vae 90.00 ± 0.20 → iwae_k5 89.00 ± 0.30 → iwae_k50 88.90 ± 0.30" in line
+    assert "**does not hold**" in check_claim(table, {**claim, "direction": "increasing"})
+    assert "**not measured**" in check_claim(table, {**claim, "order": ["vae", "iwae_k9"]})

@@ -64,7 +64,8 @@ def plot_curves(
                             stats["mean"] + stats["std"].fillna(0), alpha=0.25)  # fmt: skip
         ax.set_title(metric, fontsize=9)
         ax.set_xlabel("optimizer step")
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

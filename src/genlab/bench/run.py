@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from genlab.bench.figures import plot_curves, plot_final
 from genlab.bench.launch import launch_suite
 from genlab.bench.references import load_references
-from genlab.bench.tables import markdown_table, suite_runs, suite_table
+from genlab.bench.tables import check_claim, markdown_table, suite_runs, suite_table
 from genlab.train import CONFIG_DIR
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,9 @@ def collect(out_dir: Path, suite: dict[str, Any], root_dir: Path) -> dict[str, A
     text = (
         f"# Suite `{suite['name']}`\n\n{suite.get('description', '')}\n\n{markdown_table(table)}\n"
     )
+    claims = [check_claim(table, c) for c in suite.get("claims", [])]
+    if claims:
+        text += "\nThe papers' claims, here:\n" + "\n".join(claims) + "\n"
     timings = out_dir / "timings.json"
     if timings.is_file():
         rows = json.loads(timings.read_text())

@@ -65,9 +65,32 @@ def markdown_table(table: pd.DataFrame) -> str:
     lines.append("| --- | --- | --- | --- | --- | --- |")
     for r in table.itertuples():
         seeds = f"{r.n}" + (f" ({r.dropped} dropped: NaN/missing)" if r.dropped else "")
-        paper = "–" if pd.isna(r.paper) else f"{r.paper:g}" + (
-            f" ± {r.paper_std:g}" if not pd.isna(r.paper_std) else ""
-        )  # fmt: skip
+        paper = "–"  # a number measured under another protocol is not printed as a target
+        if not pd.isna(r.paper) and not r.verdict.startswith("not comparable"):
+            paper = f"{r.paper:g}" + (f" ± {r.paper_std:g}" if not pd.isna(r.paper_std) else "")
         value = "n/a" if r.n == 0 else f"{r.mean:.2f} ± {r.std:.2f}"
         lines.append(f"| {r.experiment} | {r.metric} | {value} | {seeds} | {paper} | {r.verdict} |")
     return "\n".join(lines)
+
+
+def check_claim(table: pd.DataFrame, claim: Mapping[str, Any]) -> str:
+    """Return one markdown line saying whether a paper's qualitative claim holds here.
+
+    ``claim``: ``text``, ``metric``, ``order`` (experiment names) and ``direction``
+    (``increasing`` | ``decreasing``): the claim holds when the means follow that order
+    strictly; each step is called clear when it exceeds the larger of the two seed stds.
+    """
+    rows = table[table["metric"] == claim["metric"]].set_index("experiment")
+    missing = [name for name in claim["order"] if name not in rows.index]
+    if missing:
+        return f"- {claim['text']}: **not measured** (no runs for {missing})"
+    stats = [(name, rows.loc[name, "mean"], rows.loc[name, "std"]) for name in claim["order"]]
+    sign = 1.0 if claim["direction"] == "increasing" else -1.0
+    steps = [(sign * (b[1] - a[1]), max(a[2], b[2])) for a, b in zip(stats, stats[1:])]
+    holds = all(diff > 0 for diff, _ in steps)
+    clear = all(diff > (std if std == std else 0.0) for diff, std in steps)
+    numbers = " → ".join(f"{n} {m:.2f} ± {s:.2f}" for n, m, s in stats)
+    verdict = "holds" if holds else "does not hold"
+    if holds:
+        verdict += " (every step larger than the seed std)" if clear else " (within seed noise)"
+    return f"- {claim['text']}: **{verdict}**: {claim['metric']} {numbers}"
