@@ -86,7 +86,8 @@ def check_claim(table: pd.DataFrame, claim: Mapping[str, Any]) -> str:
         return f"- {claim['text']}: **not measured** (no runs for {missing})"
     stats = [(name, rows.loc[name, "mean"], rows.loc[name, "std"]) for name in claim["order"]]
     sign = 1.0 if claim["direction"] == "increasing" else -1.0
-    steps = [(sign * (b[1] - a[1]), max(a[2], b[2])) for a, b in zip(stats[:-1], stats[1:], strict=True)]
+    pairs = zip(stats[:-1], stats[1:], strict=True)
+    steps = [(sign * (b[1] - a[1]), max(a[2], b[2])) for a, b in pairs]
     holds = all(diff > 0 for diff, _ in steps)
     clear = all(diff > (std if std == std else 0.0) for diff, std in steps)
     numbers = " → ".join(f"{n} {m:.2f} ± {s:.2f}" for n, m, s in stats)
