@@ -146,8 +146,13 @@ def test_report_on_a_real_multirun_groups_by_swept_keys(tmp_path):
             "metrics=none", "logger=csv", "callbacks=none", "model.test_iw_samples=10"]  # fmt: skip
     check_ok(run_cli(args, tmp_path))
     (sweep,) = sweep_dirs(tmp_path)
-    table = report(OmegaConf.create({"runs": str(sweep), "columns": ["test/nll_iw"]}))
+    mnist = {"data._target_": "genlab.data.torchvision_data.MNISTDataModule"}
+    burda = {"label": "model=iwae", "metric": "test/nll_iw", "value": 84.78, "requires": mnist}
+    cfg = {"runs": str(sweep), "columns": ["test/nll_iw"], "references": [burda]}
+    table = report(OmegaConf.create(cfg))
     assert list(table["group"]) == ["model=iwae", "model=vae"]
+    assert table.loc[0, "test/nll_iw (paper)"] == "not comparable"  # digits runs, MNIST number
+    assert "84.78" not in (sweep / "report.md").read_text()
     assert list(table["seeds"]) == [2, 2]
     for label, jobs in (("model=iwae", (2, 3)), ("model=vae", (0, 1))):
         values = [
