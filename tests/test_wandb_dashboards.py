@@ -73,3 +73,14 @@ def test_offline_run_skips_checkpoint_artifacts_with_a_message(tmp_path, caplog)
         assert f"{tmp_path / 'run'}/checkpoints" in caplog.text
     finally:
         logger.experiment.finish()
+
+
+def test_sample_table_carries_the_labels_of_a_conditional_model(tmp_path):
+    overrides = [*WANDB_RUN, "model=cvae", "callbacks.samples_table.every_n_epochs=2", "test=false"]
+    train(compose_config(overrides, tmp_path))
+    run_dir = next((tmp_path / "run").glob("wandb/offline-run-*"))
+    run = read_offline_run(next(run_dir.glob("*.wandb")))
+    (logged,) = [h for h in run.history if "val/samples_table/path" in h]
+    table = json.loads((run_dir / "files" / logged["val/samples_table/path"]).read_text())
+    labels = [row[2] for row in table["data"]]
+    assert all(isinstance(y, int) and 0 <= y < 10 for y in labels) and len(set(labels)) > 1
