@@ -160,3 +160,18 @@ def test_report_on_a_real_multirun_groups_by_swept_keys(tmp_path):
         ]
         mean, std = statistics.mean(values), statistics.stdev(values)
         assert table.set_index("group").loc[label, "test/nll_iw"] == f"{mean:.2f} ± {std:.2f}"
+
+
+def test_runs_of_different_sweeps_are_never_merged(tmp_path):
+    """A genlab-bench folder holds one seed-only sweep per experiment: one group each."""
+    for sweep, objective in (("vae", "ELBO"), ("iwae_k5", "IWAE")):
+        (tmp_path / "s" / sweep).mkdir(parents=True)
+        swept = OmegaConf.create({"swept_keys": ["seed"]})
+        OmegaConf.save(swept, tmp_path / "s" / sweep / "sweep.yaml")
+        for seed in (0, 1):
+            run = tmp_path / "s" / sweep / str(seed)
+            _fake_run(run, _config(seed, objective), {"test/nll_iw": 90.0 + seed})
+            OmegaConf.save(OmegaConf.create([f"seed={seed}"]), run / ".hydra" / "overrides.yaml")
+    table = report(OmegaConf.create({"runs": str(tmp_path / "s"), "columns": ["test/nll_iw"]}))
+    assert list(table["group"]) == ["iwae_k5", "vae"]
+    assert list(table["seeds"]) == [2, 2]

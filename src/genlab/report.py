@@ -135,6 +135,9 @@ def group_labels(runs: pd.DataFrame, group_by: list[str]) -> tuple[pd.Series, st
         return labels, f"group_by={group_by}"
     swept = [_swept_label(Path(r)) for r in runs["run"]]
     if all(s is not None for s in swept):
+        sweeps = [Path(r).parent.name for r in runs["run"]]
+        if len(set(sweeps)) > 1:  # several sweeps (e.g. a genlab-bench folder): never merge them
+            swept = [f"{d} {s}".strip() for d, s in zip(sweeps, swept, strict=True)]
         return pd.Series(swept, index=runs.index), "the sweep's swept keys except seed"
     keys = varying_keys(runs)
     labels = runs[keys].astype(str).apply(
