@@ -10,7 +10,12 @@ from pytorch_lightning import Callback
 from pytorch_lightning.loggers import Logger
 
 from genlab.launch.sweep import apply_sweep_identity
-from genlab.utils.wandb_utils import announce_offline, resolve_offline
+from genlab.utils.wandb_utils import (
+    announce_offline,
+    define_summaries,
+    resolve_offline,
+    skip_offline_artifacts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,13 @@ def instantiate_loggers(cfg: DictConfig | None) -> list[Logger]:
             node = apply_sweep_identity(node)  # multirun: W&B group + swept-key tags
             if node.offline:
                 announce_offline(node.save_dir)
+            log_model = skip_offline_artifacts(
+                node.offline, node.get("log_model"), f"{node.save_dir}/checkpoints"
+            )
+            node = OmegaConf.merge(node, {"log_model": log_model})
+            loggers.append(hydra.utils.instantiate(node))
+            define_summaries(loggers[-1])  # val/fid min, val/elbo max, test/nll_iw min, ...
+            continue
         loggers.append(hydra.utils.instantiate(node))
     return loggers
 
