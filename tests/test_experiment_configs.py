@@ -26,7 +26,7 @@ PAPERS = [
 def test_the_paper_configs_cover_references_md_rows():
     assert {"paper_burda_vae_mnist", "paper_burda_iwae_k5_mnist", "paper_burda_iwae_k50_mnist",
             "paper_dcgan_cifar10", "gan_sngan_cifar10", "paper_wgan_gp_cifar10",
-            "gan_ring2d", "gan_grid2d"} <= set(PAPERS)  # fmt: skip
+            "gan_ring2d", "gan_grid2d", "paper_cond_sngan_cifar10"} <= set(PAPERS)  # fmt: skip
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
