@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import Callback
 from pytorch_lightning.loggers import Logger
 
+from genlab.callbacks.checkpoint import resolve_monitor
 from genlab.utils.sweep import apply_sweep_identity
 from genlab.utils.wandb_utils import announce_offline, resolve_offline
 
@@ -23,9 +24,13 @@ def _nodes(cfg: DictConfig | None, group: str) -> list[DictConfig]:
     return [node for node in cfg.values() if isinstance(node, DictConfig) and "_target_" in node]
 
 
-def instantiate_callbacks(cfg: DictConfig | None) -> list[Callback]:
-    """Return the Lightning callbacks configured under ``callbacks``."""
-    return [hydra.utils.instantiate(node) for node in _nodes(cfg, "callbacks")]
+def instantiate_callbacks(
+    cfg: DictConfig | None, monitor: tuple[str, str] | None = None
+) -> list[Callback]:
+    """Return the Lightning callbacks configured under ``callbacks``; ``monitor: auto`` takes
+    the model's ``checkpoint_monitor`` (``monitor``: (metric, mode) or None)."""
+    nodes = [resolve_monitor(node, monitor) for node in _nodes(cfg, "callbacks")]
+    return [hydra.utils.instantiate(node) for node in nodes]
 
 
 def instantiate_loggers(cfg: DictConfig | None) -> list[Logger]:
