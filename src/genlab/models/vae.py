@@ -58,6 +58,10 @@ class VAE(pl.LightningModule):
             raise ValueError(f"model.objective={objective!r}; allowed: {', '.join(OBJECTIVES)}")
         if num_samples < 1 or test_iw_samples < 1:
             raise ValueError("model.num_samples and model.test_iw_samples must be >= 1")
+        if not beta >= 0:  # also rejects NaN; a negative beta maximises the KL
+            raise ValueError(f"model.beta={beta}: must be >= 0 (1.0 = VAE, > 1 = beta-VAE)")
+        if latent_dim < 1:
+            raise ValueError(f"model.latent_dim={latent_dim}: must be >= 1, e.g. 16")
         enc_shape, dec_shape = tuple(encoder.image_shape), tuple(decoder.image_shape)
         if enc_shape != dec_shape:
             raise ValueError(f"encoder expects images {enc_shape} but decoder makes {dec_shape}")

@@ -11,7 +11,7 @@ from pytorch_lightning.loggers import Logger
 
 from genlab.callbacks.checkpoint import resolve_monitor
 from genlab.utils.sweep import apply_sweep_identity
-from genlab.utils.wandb_utils import announce_offline, resolve_offline
+from genlab.utils.wandb_utils import announce_offline, fall_back_offline, resolve_offline
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ def instantiate_loggers(cfg: DictConfig | None) -> list[Logger]:
     loggers = []
     for node in _nodes(cfg, "logger"):
         if node._target_.endswith("WandbLogger"):
-            node = OmegaConf.merge(node, {"offline": resolve_offline(node.get("offline"))})
+            offline = fall_back_offline(resolve_offline(node.get("offline")))
+            node = OmegaConf.merge(node, {"offline": offline})
             node = apply_sweep_identity(node)  # multirun: W&B group + swept-key tags
             if node.offline:
                 announce_offline(node.save_dir)

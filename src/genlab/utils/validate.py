@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,13 +39,13 @@ class ConfigValueError(ValueError):
 
 def validate_train_config(cfg: DictConfig) -> None:
     """Check a composed genlab-train config; raise ConfigValueError on the first bad value."""
+    warn_unknown_appended_keys()
     check_model_fits_data(cfg)
     check_trainer(cfg.get("trainer"))
     check_model_values(cfg.get("model"))
     _check_number(cfg, "data.batch_size", integer=True, low=1)
     if cfg.get("ckpt_path"):
         check_file_exists(cfg.ckpt_path, "ckpt_path", "<run>/checkpoints/last.ckpt")
-    warn_unknown_appended_keys()
 
 
 def check_model_fits_data(cfg: DictConfig) -> None:
@@ -99,7 +100,7 @@ def check_model_values(model: DictConfig | None) -> None:
         "latent_dim": dict(integer=True, low=1),
     }
     for path, node, key in _walk(model, "model."):
-        if key in rules:
+        if key in rules and not node._get_node(key)._is_interpolation():  # check the source
             _check_number(node, key, prefix=path, **rules[key])
 
 
@@ -116,13 +117,19 @@ def check_file_exists(value: str, key: str, example: str) -> None:
 
 
 def check_writable_dir(folder: Path, key: str) -> None:
-    """Raise PermissionError naming ``key`` when files cannot be created in ``folder``."""
-    folder = folder if folder.exists() else folder.parent
-    if not os.access(folder, os.W_OK | os.X_OK):
+    """Raise PermissionError naming ``key`` unless a file can be created in ``folder`` (or, if it
+    does not exist yet, in its nearest existing parent): tried by creating a temporary file."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as err:
         raise PermissionError(
-            f"cannot write to {folder} (read-only); results would be lost after computing them. "
-            f"Set {key}=<a writable path>."
-        )
+            f"cannot write to {folder} ({type(err).__name__}: {err.strerror}); the results would "
+            f"be lost after computing them. Set {key}=<a path in a writable folder>."
+        ) from None
 
 
 def warn_unknown_appended_keys() -> list[str]:
@@ -144,7 +151,8 @@ def warn_unknown_appended_keys() -> list[str]:
         if top in known or top == "hydra":
             continue
         near = difflib.get_close_matches(top, sorted(known), n=1)
-        hint = f"did you mean {near[0]!r} ({override.lstrip('+')})?" if near else ""
+        fixed = near[0] + override.lstrip("+")[len(top) :] if near else ""
+        hint = f"did you mean {near[0]!r} ({fixed})?" if near else "remove it"
         warnings.append(
             f"'{override}' adds top-level key {top!r}, which genlab never reads; {hint}"
         )
