@@ -53,7 +53,7 @@ def run_train(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
         (["trainer.max_epochs=abc"], r"trainer\.max_epochs='abc' is not valid.*an integer"),
         (["model.beta=-1"], r"model\.beta=-1 is not valid: it must be a number >= 0"),
         (["model.latent_dim=0"], r"model\.latent_dim=0 is not valid: it must be an integer >= 1"),
-        (["ckpt_path=nope/last.ckpt"], r"ckpt_path=nope/last\.ckpt: no such file"),
+        (["ckpt_path=nope/last.ckpt"], r"checkpoint not found: ckpt_path=nope/last\.ckpt"),
     ],
     ids=["dcgan-ring2d", "vae-ring2d", "lr-abc", "max_epochs-abc", "beta", "latent_dim", "ckpt"],
 )

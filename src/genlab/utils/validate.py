@@ -104,15 +104,15 @@ def check_model_values(model: DictConfig | None) -> None:
             _check_number(node, key, prefix=path, **rules[key])
 
 
-def check_file_exists(value: str, key: str, example: str) -> None:
+def check_file_exists(value: str, key: str, example: str, what: str = "checkpoint") -> None:
     """Raise FileNotFoundError naming ``key`` when the file ``value`` does not exist."""
     from hydra.utils import to_absolute_path
 
     path = Path(to_absolute_path(str(value)))
     if not path.is_file():
         raise FileNotFoundError(
-            f"{key}={value}: no such file ({path}). Pass {key}={example} (relative to where you "
-            "launch, or absolute)."
+            f"{what} not found: {key}={value} ({path}). Pass {key}={example} (relative to where "
+            "you launch, or absolute)."
         )
 
 
