@@ -22,6 +22,7 @@ import json
 import multiprocessing as mp
 import platform
 import resource
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -155,7 +156,8 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     weights = ns.weights
     if weights is None:
-        from genlab.metrics.extractors import save_random_inception_weights
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from helpers.inception import save_random_inception_weights
 
         weights = str(save_random_inception_weights(out.parent / "random_inception.pth"))
     args = dict(vars(ns), weights=weights)

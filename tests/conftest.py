@@ -1,41 +1,12 @@
-"""Shared fixtures: compose genlab's real configs, shrunk to tiny CPU runs under tmp_path."""
+"""Shared fixtures: compose genlab's real configs, shrunk to tiny CPU runs under tmp_path.
+Helpers shared by test modules live in ``tests/helpers`` (test modules never import conftest)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from genlab.train import CONFIG_DIR
-
-TINY = [
-    "trainer=cpu",
-    "trainer.max_epochs=2",
-    "trainer.limit_train_batches=3",
-    "trainer.limit_val_batches=2",
-    "trainer.limit_test_batches=1",
-    "trainer.log_every_n_steps=1",
-    "trainer.enable_progress_bar=false",
-    "data.batch_size=32",
-]
-
-
-def compose_config(overrides: list[str], tmp_path: Path, name: str = "train") -> DictConfig:
-    """Compose conf/<name>.yaml with overrides, all paths under tmp_path (no Hydra runtime)."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name=name, overrides=overrides)
-    with open_dict(cfg):
-        cfg.paths.root_dir = str(tmp_path)
-        cfg.paths.output_dir = str(tmp_path / "run")
-        cfg.paths.data_dir = str(tmp_path / "data")
-    return cfg
+from helpers.config import TINY, compose_config
 
 
 @pytest.fixture
@@ -46,20 +17,6 @@ def tiny_cfg(tmp_path):
         return compose_config([*TINY, *overrides], tmp_path, name)
 
     return make
-
-
-def run_cli(args: list[str], cwd: Path, timeout: int = 300, module: str = "genlab.train"):
-    """Run ``python -m <module> <args>`` in ``cwd`` offline; return the CompletedProcess."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
-    env.update(WANDB_MODE="offline", WANDB_SILENT="true", HYDRA_FULL_ERROR="1")
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(autouse=True)

@@ -51,7 +51,10 @@ def run_train(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
         ),
         (["model.optimizer.lr=abc"], r"model\.optimizer\.lr='abc' is not valid.*a number >= 0"),
         (["trainer.max_epochs=abc"], r"trainer\.max_epochs='abc' is not valid.*an integer"),
-        (["model.beta=-1"], r"model\.beta=-1 is not valid: it must be a number >= 0"),
+        (
+            ["model.objective.beta=-1"],
+            r"model\.objective\.beta=-1 is not valid: it must be a number >= 0",
+        ),
         (["model.latent_dim=0"], r"model\.latent_dim=0 is not valid: it must be an integer >= 1"),
         (["ckpt_path=nope/last.ckpt"], r"checkpoint not found: ckpt_path=nope/last\.ckpt"),
     ],
@@ -72,11 +75,11 @@ def test_misspelled_appended_key_warns_with_the_nearest_key(tmp_path):
     assert "did you mean 'trainer' (trainer.max_epochs=1)?" in done.stdout
 
 
-def test_vae_rejects_negative_beta_and_empty_latent_when_built_directly(tmp_path):
+def test_vae_rejects_negative_beta_when_built_directly(tmp_path):
     import hydra
 
-    cfg = compose_config(["model.beta=-1"], tmp_path)
-    with pytest.raises(Exception, match=r"model\.beta=-1.*>= 0"):
+    cfg = compose_config(["model.objective.beta=-1"], tmp_path)
+    with pytest.raises(Exception, match=r"model\.objective\.beta=-1.*>= 0"):
         hydra.utils.instantiate(cfg.model)
 
 

@@ -8,9 +8,9 @@ import hydra
 import pytest
 from hydra.errors import ConfigCompositionException
 
-from conftest import compose_config
 from genlab.train import CONFIG_DIR
 from genlab.utils.instantiate import instantiate_callbacks, instantiate_loggers
+from helpers.config import compose_config
 
 CONF = Path(CONFIG_DIR)
 # models that need other data than the default digits at 28 pixels
@@ -26,7 +26,7 @@ def test_every_model_instantiates_with_its_data(tmp_path, model):
     cfg = compose_config([f"model={model}", *MODEL_DATA.get(model, [])], tmp_path)
     net = hydra.utils.instantiate(cfg.model)
     dm = hydra.utils.instantiate(cfg.data)
-    assert tuple(net.expected_input_shape) == tuple(dm.image_shape)
+    assert tuple(net.data_shape) == tuple(dm.image_shape)
 
 
 @pytest.mark.parametrize("data", options("data"))
@@ -77,5 +77,17 @@ def test_wrong_key_and_option_are_named(tmp_path):
 
 def test_bad_objective_is_named(tmp_path):
     cfg = compose_config(["model.objective=elbow"], tmp_path)
-    with pytest.raises(Exception, match="model.objective='elbow'; allowed: elbo, iwae"):
+    with pytest.raises(Exception, match="model.objective='elbow' is not an objective.*elbo|iwae"):
+        hydra.utils.instantiate(cfg.model)
+    with pytest.raises(ConfigCompositionException, match="elbow"):
+        compose_config(["model/objective=elbow"], tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [("model.objective.beta=-1", "beta=-1.*must be >= 0"), ("model.latent_dim=0", "latent_dim=0")],
+)
+def test_nonsense_vae_settings_fail_at_instantiation(tmp_path, override, match):
+    cfg = compose_config([override], tmp_path)
+    with pytest.raises(Exception, match=match):  # Hydra wraps the model's ValueError
         hydra.utils.instantiate(cfg.model)

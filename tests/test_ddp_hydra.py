@@ -1,6 +1,6 @@
 """DDP under Hydra (2 CPU processes, gloo): one folder and one W&B run per job, also in a sweep.
 
-Child ranks run ``python -m genlab.utils.ddp <job>/.hydra/ddp_job.yaml`` (genlab.utils.ddp), so
+Child ranks run ``python -m genlab.launch.ddp <job>/.hydra/ddp_job.yaml`` (genlab.launch.ddp), so
 they never run Hydra: no second output folder, no second sweep, no second W&B run.
 """
 
@@ -17,9 +17,9 @@ import pytest
 from lightning_fabric.plugins.environments import LightningEnvironment
 from omegaconf import OmegaConf
 
-from conftest import run_cli
-from genlab.utils import ddp
-from test_sweeps import TINY_RUN, check_ok, job_dirs, sweep_dirs, wandb_runs
+from genlab.launch import ddp
+from helpers.config import run_cli
+from helpers.runs import TINY_RUN, check_ok, job_dirs, sweep_dirs, wandb_runs
 
 
 def csv_rows(run_dir: Path) -> list[dict[str, str]]:

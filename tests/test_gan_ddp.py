@@ -14,8 +14,8 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from conftest import run_cli
 from genlab.models.gan import NOISE_D, noise_seed
+from helpers.config import run_cli
 
 SEED, G_STEPS, N_CRITIC = 7, 6, 2
 

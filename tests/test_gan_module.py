@@ -9,8 +9,9 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from conftest import compose_config
-from genlab.models.gan import NOISE_D, noise_seed
+from genlab.models.noise import D_STEP as NOISE_D
+from genlab.models.noise import noise_seed
+from helpers.config import compose_config
 
 SMALL = {  # shrink the real configs so a few steps take well under a second each
     "dcgan": [
@@ -73,7 +74,7 @@ class StepCounter(pl.Callback):
 @pytest.mark.parametrize("model", list(SMALL))
 def test_model_config_trains(tmp_path, model):
     gan, dm = build(tmp_path, model)
-    assert tuple(gan.expected_input_shape) == tuple(dm.image_shape)
+    assert tuple(gan.data_shape) == tuple(dm.image_shape)
     g_before = [p.detach().clone() for p in gan.generator.parameters()]
     trainer(max_steps=2 * (gan.hparams.n_critic + 1)).fit(gan, dm)
     assert gan.g_steps == 2 and gan.d_steps == 2 * gan.hparams.n_critic
@@ -175,7 +176,7 @@ def test_ema_follows_generator_and_is_used_for_samples(tmp_path):
     trainer().fit(gan, dm)
     z = gan.sample_noise(16, torch.Generator().manual_seed(1))
     assert not torch.allclose(gan.generate(z), gan.generate_raw(z))
-    assert gan.ema_enabled and not any(p.requires_grad for p in gan.generator_ema.parameters())
+    assert gan.has_ema and not any(p.requires_grad for p in gan.generator_ema.parameters())
 
 
 def test_noise_seed_depends_on_rank_and_is_reproducible():

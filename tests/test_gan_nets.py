@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch.nn.utils import parametrize
 
+from genlab.models.ema import ema_beta, ema_update
 from genlab.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from genlab.nets.mlp2d import MLPDiscriminator2D, MLPGenerator2D
 from genlab.nets.resnet import ResNetDiscriminator, ResNetGenerator
-from genlab.utils.ema import ema_beta, ema_update
 
 
 @pytest.mark.parametrize("size", [16, 28, 32, 64])

@@ -9,10 +9,10 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from conftest import compose_config
 from genlab.callbacks.toy2d import Toy2DModes
 from genlab.data.toy2d import Grid2DDataModule, Ring2DDataModule, ring_centers
 from genlab.metrics.toy2d import mode_metrics
+from helpers.config import compose_config
 
 
 def test_ring_and_grid_constants():

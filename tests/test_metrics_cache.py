@@ -14,7 +14,7 @@ import torch
 from genlab.callbacks.metrics import SampleQualityCallback
 from genlab.metrics.cache import ReferenceCache, ReferenceKey, fingerprint_images
 from genlab.metrics.extractors import DigitsClassifierExtractor
-from test_metrics_support import TinyGenerator, TinyImageData
+from helpers.metrics_fakes import TinyGenerator, TinyImageData
 
 KEY = ReferenceKey("digits", "train", (1, 28, 28), "digits_classifier", "abc123", 4, "f00d")
 

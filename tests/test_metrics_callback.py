@@ -11,14 +11,15 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import WandbLogger
 
-from genlab.callbacks.metrics import SampleQualityCallback, shard
+from genlab.callbacks.metrics import SampleQualityCallback
 from genlab.metrics.extractors import (
     DigitsClassifierExtractor,
     InceptionExtractor,
-    save_random_inception_weights,
 )
+from genlab.metrics.sampling import shard
 from genlab.metrics.weights import ENV_VAR
-from test_metrics_support import TinyGenerator, TinyImageData
+from helpers.inception import save_random_inception_weights
+from helpers.metrics_fakes import TinyGenerator, TinyImageData
 
 KEYS = ("fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall")
 SMALL = dict(num_fake=24, num_real=32, batch_size=12, extractor="digits_classifier", kid_subsets=5)

@@ -15,10 +15,11 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from genlab.callbacks.metrics import SampleQualityCallback, shard
+from genlab.callbacks.metrics import SampleQualityCallback
 from genlab.metrics.collection import SampleQualityMetrics
 from genlab.metrics.extractors import DigitsClassifierExtractor, ExtractorOutput
-from test_metrics_support import TinyGenerator, TinyImageData, smooth_images
+from genlab.metrics.sampling import shard
+from helpers.metrics_fakes import TinyGenerator, TinyImageData, smooth_images
 
 pytestmark = pytest.mark.ddp
 

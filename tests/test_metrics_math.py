@@ -9,7 +9,7 @@ from genlab.metrics import functional as F
 from genlab.metrics.collection import SampleQualityMetrics
 from genlab.metrics.extractors import DigitsClassifierExtractor, ExtractorOutput, images_to_uint8
 from genlab.metrics.fidelity import FID, KID, InceptionScore, PrecisionRecall
-from test_metrics_support import smooth_images
+from helpers.metrics_fakes import smooth_images
 
 
 @pytest.fixture(scope="module")

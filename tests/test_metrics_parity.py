@@ -16,9 +16,9 @@ from genlab.metrics.collection import SampleQualityMetrics
 from genlab.metrics.extractors import (
     InceptionExtractor,
     images_to_uint8,
-    save_random_inception_weights,
 )
-from test_metrics_support import UInt8Dataset, smooth_images
+from helpers.inception import save_random_inception_weights
+from helpers.metrics_fakes import UInt8Dataset, smooth_images
 
 REL = 1e-3
 KEYS = {

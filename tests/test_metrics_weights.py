@@ -14,8 +14,8 @@ from genlab.metrics import weights
 from genlab.metrics.extractors import (
     InceptionExtractor,
     build_extractor,
-    save_random_inception_weights,
 )
+from helpers.inception import save_random_inception_weights
 
 
 @pytest.fixture

@@ -8,22 +8,25 @@ from omegaconf import OmegaConf
 from genlab.report import report
 from genlab.train import train
 
+ELBO_TARGET = "genlab.objectives.vae_objectives.ELBO"
+IWAE_TARGET = "genlab.objectives.vae_objectives.IWAE"
+
 
 def test_report_groups_seeds_and_prints_paper_numbers(tiny_cfg, tmp_path):
     for objective, seed in [("elbo", 0), ("elbo", 1), ("iwae", 0), ("iwae", 1)]:
-        cfg = tiny_cfg(f"model.objective={objective}", f"seed={seed}", "model.test_iw_samples=20")
+        cfg = tiny_cfg(f"model/objective={objective}", f"seed={seed}", "model.test_iw_samples=20")
         cfg.paths.output_dir = str(tmp_path / "sweep" / f"{objective}_{seed}")
         train(cfg)
     cfg = OmegaConf.create(
         {
             "runs": str(tmp_path / "sweep"),
             "columns": ["test/nll_iw", "val/elbo"],
-            "group_by": ["model.objective"],
-            "references": {"iwae": {"test/nll_iw": 84.78}},
+            "group_by": ["model.objective._target_"],
+            "references": {IWAE_TARGET: {"test/nll_iw": 84.78}},
         }
     )
     table = report(cfg)
-    assert list(table["model.objective"]) == ["elbo", "iwae"]
+    assert list(table["model.objective._target_"]) == [ELBO_TARGET, IWAE_TARGET]
     assert list(table["seeds"]) == [2, 2]
     mean, std = table.loc[0, "test/nll_iw"].split(" ± ")
     assert float(mean) > 0 and float(std) >= 0

@@ -19,51 +19,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from conftest import run_cli
+from genlab.launch.job import isolated_job
+from genlab.launch.sweep import swept_keys, swept_tags
 from genlab.train import CONFIG_DIR
-from genlab.utils.job import isolated_job
-from genlab.utils.sweep import swept_keys, swept_tags
-from genlab.utils.wandb_offline import OfflineRun, read_offline_run
+from helpers.config import run_cli
+from helpers.runs import TINY_RUN, check_ok, job_dirs, sweep_dirs, wandb_runs
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _metrics_off() -> list[str]:
-    """Turn the sample-quality metrics off when train.yaml has that group (FID is slow here)."""
-    defaults = OmegaConf.load(Path(CONFIG_DIR) / "train.yaml").defaults
-    has_metrics = any(isinstance(d, dict) and "metrics" in d for d in defaults)
-    return ["metrics=none"] if has_metrics else []
-
-
-# one epoch of 5 train / 2 val batches, no images, no test: the cheapest real run
-TINY_RUN = [
-    "debug=fast",
-    "trainer.max_epochs=1",
-    "trainer.enable_progress_bar=false",
-    "test=false",
-    "callbacks=none",
-    *_metrics_off(),
-]
-
-
-def sweep_dirs(tmp_path: Path) -> list[Path]:
-    """Return the multirun folders under tmp_path/outputs."""
-    return sorted((tmp_path / "outputs").glob("*/multiruns/*"))
-
-
-def job_dirs(sweep_dir: Path) -> list[Path]:
-    """Return the numbered job folders of one sweep."""
-    return sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit())
-
-
-def wandb_runs(job_dir: Path) -> list[OfflineRun]:
-    """Return the offline W&B runs written in one job folder (``latest-run`` is a link)."""
-    return [read_offline_run(p) for p in sorted(job_dir.glob("wandb/offline-run-*/*.wandb"))]
-
-
-def check_ok(proc) -> None:
-    """Fail with the end of the run's output when it did not exit cleanly."""
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
 
 
 def test_multirun_gives_one_folder_and_one_grouped_wandb_run_per_job(tmp_path):
@@ -82,7 +44,8 @@ def test_multirun_gives_one_folder_and_one_grouped_wandb_run_per_job(tmp_path):
     assert sweep_info["swept_keys"] == ["model"]
     # tags name the swept key only (seed was fixed); configs hold the swept values
     assert first.tags == ["model=vae"] and second.tags == ["model=beta_vae"]
-    assert (first.config["model"]["beta"], second.config["model"]["beta"]) == (1.0, 4.0)
+    betas = [run.config["model"]["objective"]["beta"] for run in (first, second)]
+    assert betas == [1.0, 4.0]
     for run, job in zip((first, second), jobs, strict=True):
         assert run.config["seed"] == run.config["seed_effective"] == 7
         assert any("val/elbo" in row for row in run.history)
@@ -98,12 +61,13 @@ def test_optuna_two_trials_report_the_best_value(tmp_path):
     elbos = [json.loads((job / "metrics.json").read_text())["val/elbo"] for job in jobs]
     results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     assert results["best_value"] == pytest.approx(max(elbos))  # direction: maximize
-    assert set(results["best_params"]) == {"model.optimizer.lr", "model.beta", "model.latent_dim"}
+    assert set(results["best_params"]) == {"model.optimizer.lr", "model.objective.beta", "model.latent_dim"}
     # each trial ran the values Optuna sampled for it
     best_job = jobs[elbos.index(max(elbos))]
     resolved = OmegaConf.load(best_job / ".hydra" / "resolved_config.yaml")
     assert resolved.model.latent_dim == results["best_params"]["model.latent_dim"]
-    assert resolved.model.beta == pytest.approx(results["best_params"]["model.beta"])
+    best_beta = results["best_params"]["model.objective.beta"]
+    assert resolved.model.objective.beta == pytest.approx(best_beta)
 
 
 @pytest.mark.slow

@@ -67,9 +67,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     validate_eval_config(cfg)  # before torch/Lightning are imported
     import pytorch_lightning as pl
 
+    from genlab.launch.job import isolated_job
     from genlab.utils.checks import check_model_data
     from genlab.utils.instantiate import instantiate_loggers, instantiate_metrics
-    from genlab.utils.job import isolated_job
     from genlab.utils.resume import check_state_dict_matches
     from genlab.utils.run_files import scalar_metrics, write_json
 

@@ -42,20 +42,21 @@ def train(cfg: DictConfig) -> dict[str, float]:
     validate_train_config(cfg)  # bad values fail here, before torch/Lightning are imported
     import pytorch_lightning as pl
 
-    from genlab.utils import ddp
-    from genlab.utils.checks import check_model_data
+    from genlab.launch import ddp
+    from genlab.launch.job import isolated_job
+    from genlab.utils.checks import adapt_data_to_model, check_model_data
     from genlab.utils.instantiate import (
         instantiate_callbacks,
         instantiate_loggers,
         instantiate_metrics,
     )
-    from genlab.utils.job import isolated_job
     from genlab.utils.resume import check_resume_checkpoint
     from genlab.utils.run_files import save_resolved_config, scalar_metrics, write_json
 
     with isolated_job():
         child = ddp.is_ddp_child()
         try:
+            adapt_data_to_model(cfg)
             if not child:
                 save_resolved_config(cfg, cfg.paths.output_dir)
             seed = pl.seed_everything(cfg.seed, workers=True)

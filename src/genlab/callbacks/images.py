@@ -1,9 +1,12 @@
 """Images people look at: prior samples on fixed noise, reconstructions, latent interpolations.
 
 Each callback saves a PNG grid under ``<output_dir>/images/<name>/`` and logs it to every
-W&B logger of the trainer. They work with any genlab model that implements the generative
-interface (``sample_noise``, ``generate``; ``encode`` and ``reconstruct`` for VAEs;
-``generate_raw`` for GANs with a generator EMA).
+W&B logger of the trainer. They use a model only through the declared contract
+(``genlab.models.contract.GenerativeModel``): ``sample_noise``/``generate`` for every model,
+``encode``/``reconstruct`` when ``can_encode``, ``generate_raw`` when ``has_ema``, and labels
+when the model is ``conditional`` (then a sample grid has one row per class). Latents may be
+vectors (B, D) or spatial (B, C, H, W). Non-image models (2D toys) are skipped.
+After each call, ``last_images`` (and ``last_labels``) hold exactly the tensor that was logged.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import WandbLogger
 from torchvision.utils import make_grid, save_image
+
+from genlab.models.contract import GenerativeModel, require_generative
 
 
 def save_and_log_grid(
@@ -40,6 +45,14 @@ def log_image_file(trainer: pl.Trainer, key: str, path: str | Path, step: int) -
             logger.log_image(key=key, images=[str(path)], step=step)
 
 
+def interpolate(start: torch.Tensor, end: torch.Tensor, steps: int) -> torch.Tensor:
+    """Return linear paths from ``start`` to ``end`` (P, *latent_shape) as (P * steps,
+    *latent_shape), pair-major: row p holds ``steps`` points of pair p. Any latent shape."""
+    t = torch.linspace(0, 1, steps, device=start.device, dtype=start.dtype)
+    t = t.view(1, steps, *([1] * (start.dim() - 1)))
+    return (start[:, None] * (1 - t) + end[:, None] * t).flatten(0, 1)
+
+
 class _EveryNEpochs(pl.Callback):
     """Base: run ``make_images`` on rank 0 at the end of validation every N epochs."""
 
@@ -48,22 +61,33 @@ class _EveryNEpochs(pl.Callback):
             raise ValueError(f"every_n_epochs must be >= 1, got {every_n_epochs}")
         self.every_n_epochs = every_n_epochs
         self.output_dir = output_dir
+        self.last_images: torch.Tensor | None = None
+        self.last_labels: torch.Tensor | None = None
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Fail before training when the model does not implement the contract."""
+        require_generative(pl_module, type(self).__name__)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
         if (trainer.current_epoch + 1) % self.every_n_epochs and not _is_last_epoch(trainer):
             return
-        if len(getattr(pl_module, "expected_input_shape", (0, 0, 0))) != 3:
-            return  # not an image model (e.g. 2D toy data): nothing to draw here
+        model = require_generative(pl_module, type(self).__name__)
+        if not model.is_image_model:
+            return  # e.g. 2D toy data: Toy2DModes draws those
         was_training = pl_module.training
         pl_module.eval()
         with torch.no_grad():
-            self.make_images(trainer, pl_module)
+            self.make_images(trainer, model)
         pl_module.train(was_training)
 
-    def make_images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def make_images(self, trainer: pl.Trainer, model: GenerativeModel) -> None:
         raise NotImplementedError
+
+    def _save(self, trainer: pl.Trainer, name: str, images, nrow: int, labels=None) -> None:
+        self.last_images, self.last_labels = images.detach().cpu(), labels
+        save_and_log_grid(trainer, name, images, nrow, self.output_dir)
 
 
 def _is_last_epoch(trainer: pl.Trainer) -> bool:
@@ -71,55 +95,77 @@ def _is_last_epoch(trainer: pl.Trainer) -> bool:
 
 
 class SampleGrid(_EveryNEpochs):
-    """Grid of samples from fixed prior noise (the same z every epoch, seeded)."""
+    """Grid of samples from fixed prior noise (the same z every epoch, seeded). For conditional
+    models, one row per class: ``num_samples // num_classes`` samples of class c in row c."""
 
     def __init__(self, num_samples: int = 64, seed: int = 1234, **kwargs) -> None:
         super().__init__(**kwargs)
         self.num_samples, self.seed = num_samples, seed
 
-    def make_images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        z = pl_module.sample_noise(self.num_samples, torch.Generator().manual_seed(self.seed))
-        nrow = int(self.num_samples**0.5)
-        save_and_log_grid(trainer, "samples", pl_module.generate(z), nrow, self.output_dir)
-        if hasattr(pl_module, "generate_raw") and getattr(pl_module, "ema_enabled", False):
-            raw = pl_module.generate_raw(z)
-            save_and_log_grid(trainer, "samples_raw", raw, nrow, self.output_dir)
+    def make_images(self, trainer: pl.Trainer, model: GenerativeModel) -> None:
+        if model.conditional:
+            nrow = max(1, self.num_samples // model.num_classes)
+            labels = model.grid_labels(nrow)
+            num = len(labels)
+        else:
+            nrow, labels, num = int(self.num_samples**0.5), None, self.num_samples
+        z = model.sample_noise(num, torch.Generator().manual_seed(self.seed))
+        self._save(trainer, "samples", model.generate(z, labels), nrow, labels)
+        if model.has_ema:
+            save_and_log_grid(
+                trainer, "samples_raw", model.generate_raw(z, labels), nrow, self.output_dir
+            )
 
 
 class Reconstructions(_EveryNEpochs):
-    """Validation images (odd rows) above their reconstructions (even rows)."""
+    """Validation images (odd rows) above their reconstructions (even rows); models that
+    cannot encode (``can_encode=False``, e.g. GANs) are skipped."""
 
     def __init__(self, num_images: int = 32, **kwargs) -> None:
         super().__init__(**kwargs)
         self.num_images = num_images
 
-    def make_images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not hasattr(pl_module, "reconstruct"):
+    def make_images(self, trainer: pl.Trainer, model: GenerativeModel) -> None:
+        if not model.can_encode:
             return
-        x = trainer.datamodule.real_images("val", self.num_images).to(pl_module.device)
-        recon = pl_module.reconstruct(x)
+        x, y = real_batch(trainer, model, self.num_images)
+        recon = model.reconstruct(x, y)
         nrow = 8
         rows = [t for i in range(0, len(x), nrow) for t in (x[i : i + nrow], recon[i : i + nrow])]
-        save_and_log_grid(trainer, "reconstructions", torch.cat(rows), nrow, self.output_dir)
+        self._save(trainer, "reconstructions", torch.cat(rows), nrow, y)
 
 
 class Interpolations(_EveryNEpochs):
-    """Linear interpolations in latent space: between encoded validation images for models
-    that can encode (VAEs), between fixed noise vectors otherwise (GANs); one row per pair."""
+    """Linear interpolations in latent space, one row per pair: between encoded validation
+    images for models that can encode (VAEs), between fixed noise draws otherwise (GANs).
+    Conditional models keep one label per row (the start image's label, or a drawn one)."""
 
     def __init__(self, num_pairs: int = 8, steps: int = 10, seed: int = 4321, **kwargs) -> None:
         super().__init__(**kwargs)
         self.num_pairs, self.steps, self.seed = num_pairs, steps, seed
 
-    def make_images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if hasattr(pl_module, "encode"):
-            x = trainer.datamodule.real_images("val", 2 * self.num_pairs).to(pl_module.device)
-            z = pl_module.encode(x)
+    def make_images(self, trainer: pl.Trainer, model: GenerativeModel) -> None:
+        pairs = self.num_pairs
+        gen = torch.Generator().manual_seed(self.seed)
+        if model.can_encode:
+            x, y = real_batch(trainer, model, 2 * pairs)
+            z = model.encode(x, y)
+            labels = None if y is None else y[:pairs]
         else:
-            gen = torch.Generator().manual_seed(self.seed)
-            z = pl_module.sample_noise(2 * self.num_pairs, gen)
-        start, end = z[: self.num_pairs], z[self.num_pairs : 2 * self.num_pairs]
-        t = torch.linspace(0, 1, self.steps, device=z.device).view(1, -1, 1)
-        path = start[:, None] * (1 - t) + end[:, None] * t  # (pairs, steps, D)
-        images = pl_module.generate(path.flatten(0, 1))
-        save_and_log_grid(trainer, "interpolations", images, self.steps, self.output_dir)
+            z = model.sample_noise(2 * pairs, gen)
+            labels = model.sample_labels(pairs, gen)
+        path = interpolate(z[:pairs], z[pairs : 2 * pairs], self.steps)
+        row_labels = None if labels is None else labels.repeat_interleave(self.steps)
+        images = model.generate(path, row_labels)
+        self._save(trainer, "interpolations", images, self.steps, row_labels)
+
+
+def real_batch(
+    trainer: pl.Trainer, model: GenerativeModel, num: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Return the first ``num`` validation images on the model's device, with their labels
+    when the model is conditional (else None)."""
+    datamodule = trainer.datamodule
+    x = datamodule.real_images("val", num).to(model.device)
+    y = datamodule.real_labels("val", num).to(model.device) if model.conditional else None
+    return x, y

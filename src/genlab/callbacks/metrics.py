@@ -1,47 +1,29 @@
 """Sample-quality metrics during training and at test: FID, IS, KID, precision/recall.
 
-Contracts it relies on (every genlab generative module and image datamodule honours them):
-
-- ``pl_module.sample_noise(num, generator=None) -> Tensor`` on the module's device, and
-  ``pl_module.generate(z) -> Tensor`` float (N, C, H, W) images in [0, 1];
-- ``trainer.datamodule.real_images(split, num) -> Tensor`` float (N, C, H, W) in [0, 1] and
-  ``trainer.datamodule.name`` (the dataset name used in cache keys).
-
-With DDP, each rank generates its contiguous share of ``num_fake`` images from a rank-specific
-seed and extracts its share of the real images; the metric states are synced in ``compute()``,
-which runs on every rank, so every rank logs the same values (``sync_dist=False``).
+This module is the hook wiring; what is computed lives in ``genlab.metrics``: the model's
+samples and the reference features in ``genlab.metrics.sampling``, the metrics in
+``genlab.metrics.collection``. The model is used only through the declared contract
+(``sample_noise``, ``sample_labels``, ``generate``), the datamodule through ``real_images`` and
+``name``. With DDP the metric states are synced in ``compute()``, which runs on every rank, so
+every rank logs the same values (``sync_dist=False``).
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import pytorch_lightning as pl
-import torch
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.trainer.states import TrainerFn
-from torchmetrics.utilities.distributed import gather_all_tensors
 
-from genlab.metrics.cache import ReferenceCache, ReferenceKey, fingerprint_images
-from genlab.metrics.collection import METRICS, SampleQualityMetrics, validate_metric_names
-from genlab.metrics.extractors import EXTRACTORS, ExtractorOutput, build_extractor, images_to_uint8
+from genlab.metrics.cache import ReferenceCache
+from genlab.metrics.collection import SampleQualityMetrics, validate_metric_names
+from genlab.metrics.extractors import EXTRACTORS, auto_extractor, build_extractor
 from genlab.metrics.protocol import protocol_record
-
-log = logging.getLogger(__name__)
-
-#: ``extractor: auto`` picks by ``datamodule.name``; datasets not listed get ``inception``.
-AUTO_EXTRACTOR = {"digits": "digits_classifier"}
-RANK_SEED_STRIDE = 1_000_003
-
-
-def shard(num: int, rank: int, world_size: int) -> slice:
-    """Return rank's contiguous slice of ``range(num)`` (sizes differ by at most one)."""
-    base, extra = divmod(num, world_size)
-    start = rank * base + min(rank, extra)
-    return slice(start, start + base + (1 if rank < extra else 0))
+from genlab.metrics.sampling import add_generated, add_reference
+from genlab.models.contract import require_generative
 
 
 class SampleQualityCallback(pl.Callback):
@@ -82,7 +64,7 @@ class SampleQualityCallback(pl.Callback):
         reference_split: str = "train",
         test_reference_split: str | None = None,
         cache_dir: str | None = None,
-        metrics: Sequence[str] = METRICS,
+        metrics: Sequence[str] = ("fid", "is", "kid", "pr"),
         seed: int = 0,
         on_test: bool = True,
         is_splits: int = 10,
@@ -124,12 +106,7 @@ class SampleQualityCallback(pl.Callback):
     # ----- setup: fail before training when something is missing -----------------------
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """Check the module and datamodule contracts and build the extractor (loads weights)."""
-        for method in ("sample_noise", "generate"):
-            if not callable(getattr(pl_module, method, None)):
-                raise TypeError(
-                    f"{type(pl_module).__name__} has no {method}(); sample-quality metrics need "
-                    "sample_noise(num, generator) and generate(z). Use metrics=none for this model."
-                )
+        require_generative(pl_module, "sample-quality metrics (metrics=default)")
         datamodule = trainer.datamodule
         if datamodule is None or not callable(getattr(datamodule, "real_images", None)):
             raise TypeError(
@@ -141,8 +118,8 @@ class SampleQualityCallback(pl.Callback):
         if self.suite is None:
             name = self.extractor_name
             if name == "auto":
-                name = AUTO_EXTRACTOR.get(getattr(datamodule, "name", ""), "inception")
-            extractor = build_extractor(name, self.inception_weights)
+                name = auto_extractor(getattr(datamodule, "name", None))
+            extractor = build_extractor(name, inception_weights=self.inception_weights)
             self.suite = SampleQualityMetrics(
                 extractor, self.metric_names, seed=self.seed, **self.metric_kwargs
             )
@@ -180,9 +157,15 @@ class SampleQualityCallback(pl.Callback):
             self.setup(trainer, pl_module, stage)
         suite = self.suite.to(pl_module.device)
         suite.reset()
-        shape = self._add_fake(trainer, pl_module, suite)
+        model = require_generative(pl_module, "sample-quality metrics")
+        rank, world = trainer.global_rank, trainer.world_size
+        shape, _ = add_generated(
+            model, suite, self.num_fake, self.seed, self.batch_size, rank, world
+        )
         split = self.test_reference_split if stage == "test" else self.reference_split
-        num_real = self._add_real(trainer, suite, split, shape)
+        num_real = add_reference(
+            trainer, suite, split, self.num_real, shape, self.batch_size, self.cache
+        )
         results = suite.compute()
         self.last_results = {f"{stage}/{k}": v for k, v in results.items()}
         for key, value in self.last_results.items():
@@ -204,92 +187,6 @@ class SampleQualityCallback(pl.Callback):
             pl_module.log("val/fid_best", self.best_fid, sync_dist=False)
         self._write_wandb(trainer, stage)
         return self.last_results
-
-    def _add_fake(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, suite: SampleQualityMetrics
-    ) -> tuple[int, ...]:
-        """Generate this rank's share of fake images into ``suite``; return their (C, H, W)."""
-        part = shard(self.num_fake, trainer.global_rank, trainer.world_size)
-        generator = torch.Generator().manual_seed(
-            self.seed + RANK_SEED_STRIDE * trainer.global_rank
-        )
-        was_training = pl_module.training
-        pl_module.eval()
-        shape: tuple[int, ...] = ()
-        try:
-            with torch.no_grad():
-                for start in range(part.start, part.stop, self.batch_size):
-                    num = min(self.batch_size, part.stop - start)
-                    images = pl_module.generate(pl_module.sample_noise(num, generator))
-                    shape = tuple(images.shape[1:])
-                    suite.update(images, real=False)
-        finally:
-            pl_module.train(was_training)
-        return shape
-
-    def _add_real(
-        self, trainer: pl.Trainer, suite: SampleQualityMetrics, split: str, shape: tuple[int, ...]
-    ) -> int:
-        """Add this rank's share of the reference features (cached when possible); return N."""
-        datamodule = trainer.datamodule
-        num = self.num_real
-        available = getattr(datamodule, f"num_{split}", None)
-        if isinstance(available, int) and num > available:
-            log.warning(
-                "metrics.num_real=%d > %d images in the %s split; using %d",
-                num,
-                available,
-                split,
-                available,
-            )
-            num = available
-        # grey reference images: FID compares with the data distribution, not a binarization of it
-        real = images_to_uint8(datamodule.real_images(split, num, grey=True))
-        if tuple(real.shape[1:]) != shape:
-            raise ValueError(
-                f"real images are {tuple(real.shape[1:])} but the model generates {shape}; "
-                "the data resolution/channels must match the model's output"
-            )
-        key = ReferenceKey(
-            dataset=str(getattr(datamodule, "name", "unknown")),
-            split=split,
-            resolution=tuple(real.shape[1:]),
-            extractor=suite.extractor.name,
-            weights_hash=suite.extractor.weights_hash,
-            num_samples=len(real),
-            data_fingerprint=fingerprint_images(real),
-        )
-        part = shard(len(real), trainer.global_rank, trainer.world_size)
-        cached = self.cache.load(key) if self.cache is not None else None
-        hit = trainer.strategy.reduce_boolean_decision(cached is not None, all=True)
-        if hit:
-            features = cached[part].to(suite.extractor.device)
-        else:
-            features = self._extract_real(trainer, suite, real[part], key)
-        suite.update(ExtractorOutput(features, features.new_empty(len(features), 0)), real=True)
-        return len(real)
-
-    def _extract_real(
-        self,
-        trainer: pl.Trainer,
-        suite: SampleQualityMetrics,
-        real: torch.Tensor,
-        key: ReferenceKey,
-    ) -> torch.Tensor:
-        """Extract features of this rank's real images; rank 0 stores the gathered set."""
-        features = torch.cat(
-            [suite.extract(batch).features for batch in real.split(self.batch_size)]
-        )
-        if self.cache is None:
-            return features
-        full = features
-        if trainer.world_size > 1:
-            full = torch.cat(gather_all_tensors(features))
-        if trainer.is_global_zero:
-            path = self.cache.save(key, full)
-            log.info("metrics cache: stored reference features in %s", path)
-        trainer.strategy.barrier("genlab_metrics_cache")
-        return features
 
     def _write_wandb(self, trainer: pl.Trainer, stage: str) -> None:
         """Rank 0: protocol into the W&B config and summary (``metrics_protocol`` for val,

@@ -21,7 +21,9 @@ from pytorch_lightning.utilities import rank_zero_info  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 from genlab.callbacks.images import log_image_file  # noqa: E402
+from genlab.data.toy2d import Toy2DDataModule  # noqa: E402
 from genlab.metrics.toy2d import ModeStats, mode_metrics  # noqa: E402
+from genlab.models.contract import require_generative  # noqa: E402
 
 
 def scatter_plot(samples: Tensor, centers: Tensor, path: str, title: str = "") -> str:
@@ -63,7 +65,9 @@ class Toy2DModes(pl.Callback):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """Switch off (with one log line) unless the data is a 2D toy with known modes, so the
         callback can sit in the default callbacks next to the image callbacks."""
-        self.enabled = hasattr(trainer.datamodule, "centers")
+        self.enabled = isinstance(trainer.datamodule, Toy2DDataModule)
+        if self.enabled:
+            require_generative(pl_module, "Toy2DModes")
         if not self.enabled:
             rank_zero_info("Toy2DModes: data has no 2D modes (not ring2d/grid2d); skipped.")
 
@@ -72,7 +76,9 @@ class Toy2DModes(pl.Callback):
         if trainer.global_step == self._last_step:
             return self.last
         gen = torch.Generator().manual_seed(self.seed)  # fixed noise: comparable across epochs
-        samples = pl_module.generate(pl_module.sample_noise(self.num_samples, generator=gen))
+        model = require_generative(pl_module, "Toy2DModes")
+        z = model.sample_noise(self.num_samples, generator=gen)
+        samples = model.generate(z, model.sample_labels(self.num_samples, generator=gen))
         self.last = mode_metrics(samples, dm.centers, dm.std, self.threshold)
         self._last_step = trainer.global_step
         if trainer.is_global_zero:

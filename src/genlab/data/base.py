@@ -22,7 +22,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
-from genlab.data.errors import DatasetNotFoundError
+from genlab.data.errors import DatasetNotFoundError, check_num_classes
 from genlab.utils.images import to_uint8
 
 __all__ = [
@@ -125,7 +125,7 @@ class ImageDataModule(pl.LightningDataModule):
     name: str = "images"  #: dataset name; metrics use it in cache keys
     num_channels: int = 1  #: channels of the stored images
     color: bool = False  #: 8-bit colour data is never binarized
-    num_classes: int | None = 10  #: number of label values, None if labels are not classes
+    num_classes: int = 10  #: number of label values; 0 when labels are not classes
     min_image_size: int = 8
     max_image_size: int = 256
 
@@ -134,6 +134,7 @@ class ImageDataModule(pl.LightningDataModule):
         *,
         image_size: int,
         channels: int | None = None,
+        num_classes: int | None = None,
         batch_size: int = 64,
         num_workers: int = 0,
         binarize: str = "none",
@@ -158,6 +159,7 @@ class ImageDataModule(pl.LightningDataModule):
                 f"data.channels={channels!r} does not match {self.name}, which has "
                 f"{self.num_channels} channel(s); set data.channels={self.num_channels}."
             )
+        check_num_classes(num_classes, type(self).num_classes, self.name)
         high = self.max_image_size
         self._image_size = check_int("data.image_size", image_size, self.min_image_size, high)
         self.batch_size = check_int("data.batch_size", batch_size, 1)
@@ -299,6 +301,15 @@ class ImageDataModule(pl.LightningDataModule):
             generator = seeded_generator(self.seed, f"{self.name}/real_train")
             images = torch.bernoulli(images, generator=generator)
         return images
+
+    def real_labels(self, split: str = "train", num: int | None = None) -> torch.Tensor:
+        """Return the int64 labels (N,) of the images ``real_images(split, num)`` returns, in
+        the same order (for conditional models' reconstructions and metrics)."""
+        dataset = self.dataset(split)
+        n = len(dataset) if num is None else min(num, len(dataset))
+        if isinstance(dataset, TensorImageDataset):
+            return dataset.labels[:n].clone()
+        return torch.as_tensor([int(dataset[i][1]) for i in range(n)], dtype=torch.long)
 
     def protocol(self) -> dict[str, Any]:
         """Return the settings that define the data a score was computed on (for run summaries)."""

@@ -1,4 +1,4 @@
-"""The error raised when a dataset's files are missing, with a message that says how to fix it."""
+"""Data errors with messages that say how to fix them: missing files, a wrong data.num_classes."""
 
 from __future__ import annotations
 
@@ -54,3 +54,15 @@ def dataset_not_found(
     if cause is not None:
         lines.append(f"torchvision said: {type(cause).__name__}: {cause}")
     return DatasetNotFoundError("\n".join(lines))
+
+
+def check_num_classes(given: int | None, actual: int, name: str) -> None:
+    """Raise a ValueError naming ``data.num_classes`` when the config disagrees with the data.
+
+    ``data.num_classes`` is read by conditional models (``model.num_classes:
+    ${data.num_classes}``), so a wrong value would build wrong-sized label embeddings."""
+    if given is not None and given != actual:
+        raise ValueError(
+            f"data.num_classes={given!r} does not match {name}, whose labels have {actual} "
+            f"classes (0 = labels are not classes); set data.num_classes={actual}."
+        )

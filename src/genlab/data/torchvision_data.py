@@ -222,7 +222,7 @@ class CelebADataModule(ImageDataModule):
     name = "celeba"
     num_channels = 3
     color = True
-    num_classes = None
+    num_classes = 0  # attribute vectors, not classes
     max_image_size = 178
     CROP = 178
     PARTITIONS: ClassVar[dict[str, str]] = {"train": "train", "val": "valid", "test": "test"}

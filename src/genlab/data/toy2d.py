@@ -18,6 +18,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
+from genlab.data.errors import check_num_classes
+
 
 def ring_centers(n_modes: int = 8, radius: float = 1.0) -> Tensor:
     """Return (n_modes, 2) centres evenly spaced on a circle of ``radius``."""
@@ -55,8 +57,10 @@ class Toy2DDataModule(pl.LightningDataModule):
         batch_size: int = 100,
         seed: int = 0,
         num_workers: int = 0,
+        num_classes: int | None = None,
     ) -> None:
         super().__init__()
+        check_num_classes(num_classes, len(centers), name)
         if std <= 0:
             raise ValueError(f"data.std must be > 0, got {std}.")
         self.centers, self.std, self._name = centers, float(std), name
@@ -74,6 +78,11 @@ class Toy2DDataModule(pl.LightningDataModule):
     def image_shape(self) -> tuple[int]:
         """Shape of one example: (2,)."""
         return (int(self.centers.shape[1]),)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of label values: labels are mode indices."""
+        return len(self.centers)
 
     @property
     def num_modes(self) -> int:

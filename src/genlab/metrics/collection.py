@@ -8,7 +8,8 @@ gathered features are stored once. ``compute()`` syncs over DDP ranks and must r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -17,17 +18,71 @@ from genlab.metrics import functional as F
 from genlab.metrics.extractors import ExtractorOutput, FeatureExtractor
 from genlab.metrics.fidelity import FID, GatheredFeatures
 
-METRICS = ("fid", "is", "kid", "pr")
-RESULT_KEYS = {
-    "fid": ("fid",),
-    "is": ("is_mean", "is_std"),
-    "kid": ("kid_mean", "kid_std"),
-    "pr": ("precision", "recall"),
-}
+
+@dataclasses.dataclass(frozen=True)
+class SampleMetric:
+    """How to compute one sample metric from the suite's states.
+
+    Attributes:
+        keys: the result names it returns (logged as ``<stage>/<key>``).
+        needs: the states it reads: ``fid`` (streamed float64 sums) and/or gathered
+            ``real_features``, ``fake_features``, ``fake_logits``.
+        compute: ``(suite, gathered_state) -> {key: float}``.
+    """
+
+    keys: tuple[str, ...]
+    needs: frozenset[str]
+    compute: Callable[[SampleQualityMetrics, dict[str, torch.Tensor]], dict[str, float]]
+
+
+#: name -> SampleMetric (``metrics.metrics=[...]``); add one with ``register_metric``
+METRICS: dict[str, SampleMetric] = {}
+
+
+def register_metric(name: str, keys: Sequence[str], needs: Sequence[str]) -> Callable:
+    """Decorator: register ``fn(suite, state) -> {key: float}`` as the sample metric ``name``."""
+
+    def wrap(fn: Callable) -> Callable:
+        METRICS[name] = SampleMetric(tuple(keys), frozenset(needs), fn)
+        return fn
+
+    return wrap
+
+
+@register_metric("fid", keys=("fid",), needs=("fid",))
+def _fid(suite: SampleQualityMetrics, state: dict[str, torch.Tensor]) -> dict[str, float]:
+    return {"fid": float(suite.fid.compute())}
+
+
+@register_metric("is", keys=("is_mean", "is_std"), needs=("fake_logits",))
+def _inception_score(suite: SampleQualityMetrics, state: dict) -> dict[str, float]:
+    mean, std = F.inception_score(state["fake_logits"], suite.is_splits, suite.seed)
+    return {"is_mean": mean, "is_std": std}
+
+
+@register_metric("kid", keys=("kid_mean", "kid_std"), needs=("fake_features", "real_features"))
+def _kid(suite: SampleQualityMetrics, state: dict) -> dict[str, float]:
+    mean, std = F.kernel_inception_distance(
+        state["fake_features"],
+        state["real_features"],
+        suite.kid_subsets,
+        suite.kid_subset_size,
+        suite.kid_degree,
+        suite.seed,
+    )
+    return {"kid_mean": mean, "kid_std": std}
+
+
+@register_metric("pr", keys=("precision", "recall"), needs=("fake_features", "real_features"))
+def _precision_recall(suite: SampleQualityMetrics, state: dict) -> dict[str, float]:
+    precision, recall = F.precision_recall(
+        state["fake_features"], state["real_features"], suite.pr_k, suite.pr_batch_size
+    )
+    return {"precision": precision, "recall": recall}
 
 
 def validate_metric_names(metrics: Sequence[str]) -> tuple[str, ...]:
-    """Return ``metrics`` as a tuple after checking each name is one of fid, is, kid, pr."""
+    """Return ``metrics`` as a tuple after checking each name is registered in ``METRICS``."""
     names = tuple(str(m).lower() for m in metrics)
     unknown = [m for m in names if m not in METRICS]
     if unknown or not names:
@@ -49,7 +104,7 @@ class SampleQualityMetrics(nn.Module):
     def __init__(
         self,
         extractor: FeatureExtractor,
-        metrics: Sequence[str] = METRICS,
+        metrics: Sequence[str] = ("fid", "is", "kid", "pr"),
         seed: int = F.TORCH_FIDELITY_DEFAULT_SEED,
         is_splits: int = 10,
         kid_subsets: int = 100,
@@ -68,10 +123,9 @@ class SampleQualityMetrics(nn.Module):
             kid_degree,
         )
         self.pr_k, self.pr_batch_size = pr_k, pr_batch_size
-        self.fid = FID(num_features=extractor.num_features) if "fid" in self.names else None
-        keep = (("fake_logits",) if "is" in self.names else ()) + (
-            ("real_features", "fake_features") if {"kid", "pr"} & set(self.names) else ()
-        )
+        needs = set().union(*(METRICS[name].needs for name in self.names))
+        self.fid = FID(num_features=extractor.num_features) if "fid" in needs else None
+        keep = tuple(sorted(needs - {"fid"}))
         self.gathered = GatheredFeatures(keep=keep) if keep else None
 
     def _metrics(self) -> list[nn.Module]:
@@ -95,30 +149,10 @@ class SampleQualityMetrics(nn.Module):
     def compute(self) -> dict[str, float]:
         """Return the configured scores as floats, keys among ``fid``, ``is_mean``, ``is_std``,
         ``kid_mean``, ``kid_std``, ``precision``, ``recall`` (same value on every rank)."""
+        state = self.gathered.compute() if self.gathered is not None else {}
         results: dict[str, float] = {}
-        if self.fid is not None:
-            results["fid"] = float(self.fid.compute())
-        if self.gathered is None:
-            return results
-        state = self.gathered.compute()
-        if "is" in self.names:
-            mean, std = F.inception_score(state["fake_logits"], self.is_splits, self.seed)
-            results.update(is_mean=mean, is_std=std)
-        if "kid" in self.names:
-            mean, std = F.kernel_inception_distance(
-                state["fake_features"],
-                state["real_features"],
-                self.kid_subsets,
-                self.kid_subset_size,
-                self.kid_degree,
-                self.seed,
-            )
-            results.update(kid_mean=mean, kid_std=std)
-        if "pr" in self.names:
-            precision, recall = F.precision_recall(
-                state["fake_features"], state["real_features"], self.pr_k, self.pr_batch_size
-            )
-            results.update(precision=precision, recall=recall)
+        for name in self.names:
+            results.update(METRICS[name].compute(self, state))
         return results
 
     def settings(self) -> dict[str, object]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import NamedTuple
-from unittest import mock
 
 import torch
 from torch import nn
@@ -28,7 +27,8 @@ from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorIncepti
 from genlab.metrics import digits_net, weights
 from genlab.utils.images import to_uint8
 
-EXTRACTORS = ("inception", "digits_classifier")
+#: name -> extractor class (``metrics.extractor=<name>``); add one with ``@register_extractor``
+EXTRACTORS: dict[str, type[FeatureExtractor]] = {}
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 DIGITS_WEIGHTS = ASSETS_DIR / "digits_classifier.pt"
 
@@ -64,11 +64,16 @@ def images_to_uint8(images: torch.Tensor) -> torch.Tensor:
 class FeatureExtractor(nn.Module):
     """Base class: ``forward(images) -> ExtractorOutput``; always in eval mode, never trained.
 
-    Attributes: ``name``, ``num_features``, ``num_classes``, ``resize_mode``, ``weights_path``,
-    ``weights_hash`` (first 12 hex digits of the weights file's sha256).
+    Attributes: ``name``, ``num_features``, ``num_classes``, ``resize_mode``, ``feature_layers``
+    (for the protocol record), ``datasets`` (``extractor: auto`` picks this extractor for these
+    dataset names), ``weights_path``, ``weights_hash`` (first 12 hex digits of the weights
+    file's sha256). Constructors take keyword options and ignore those meant for others
+    (``inception_weights``...), so ``build_extractor`` needs no per-name code.
     """
 
     name: str = ""
+    feature_layers: str = "features/logits"
+    datasets: tuple[str, ...] = ()
     num_features: int = 0
     num_classes: int = 0
     resize_mode: str = ""
@@ -93,6 +98,15 @@ class FeatureExtractor(nn.Module):
         raise NotImplementedError
 
 
+def register_extractor(cls: type[FeatureExtractor]) -> type[FeatureExtractor]:
+    """Class decorator: make ``cls`` available as ``metrics.extractor=<cls.name>``."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} needs a non-empty class attribute 'name'")
+    EXTRACTORS[cls.name] = cls
+    return cls
+
+
+@register_extractor
 class InceptionExtractor(FeatureExtractor):
     """torch-fidelity's TF1-compatible InceptionV3; grey inputs are repeated to 3 channels.
 
@@ -101,11 +115,12 @@ class InceptionExtractor(FeatureExtractor):
     """
 
     name = "inception"
+    feature_layers = "pool3 2048-d (FID/KID/PR), logits_unbiased 1008 (IS)"
     num_features = 2048
     num_classes = 1008
     resize_mode = "tf1-bilinear (torch-fidelity)"
 
-    def __init__(self, inception_weights: str | os.PathLike | None = None) -> None:
+    def __init__(self, inception_weights: str | os.PathLike | None = None, **_: object) -> None:
         super().__init__()
         path = weights.resolve_inception_weights(inception_weights)
         try:
@@ -134,15 +149,18 @@ class InceptionExtractor(FeatureExtractor):
         return ExtractorOutput(features.float(), logits.float())
 
 
+@register_extractor
 class DigitsClassifierExtractor(FeatureExtractor):
     """genlab's digits CNN; colour inputs are averaged over channels, sizes resized to 28x28."""
 
     name = "digits_classifier"
+    feature_layers = "penultimate 128-d (FID/KID/PR), logits 10 (IS)"
+    datasets = ("digits",)
     num_features = digits_net.NUM_FEATURES
     num_classes = digits_net.NUM_CLASSES
     resize_mode = "bilinear to 28x28 (torch, antialias when downsizing)"
 
-    def __init__(self, weights_path: str | os.PathLike = DIGITS_WEIGHTS) -> None:
+    def __init__(self, weights_path: str | os.PathLike = DIGITS_WEIGHTS, **_: object) -> None:
         super().__init__()
         path = Path(weights_path)
         if not path.is_file():
@@ -162,47 +180,24 @@ class DigitsClassifierExtractor(FeatureExtractor):
         return ExtractorOutput(*self.net.features_and_logits(digits_net.resize_to_input(x)))
 
 
-def build_extractor(
-    name: str, inception_weights: str | os.PathLike | None = None
-) -> FeatureExtractor:
-    """Return the extractor called ``name`` (``metrics.extractor``: inception | digits_classifier).
+def build_extractor(name: str, **options: object) -> FeatureExtractor:
+    """Return the extractor registered as ``name`` (``metrics.extractor``), built with
+    ``options`` (e.g. ``inception_weights``: a local InceptionV3 weights file).
 
-    Args:
-        name: extractor name.
-        inception_weights: local InceptionV3 weights file (``metrics.inception_weights``); only
-            used by ``inception``.
+    Raises:
+        ValueError: ``name`` is not registered (the message lists the registered names).
     """
-    if name == "inception":
-        return InceptionExtractor(inception_weights)
-    if name == "digits_classifier":
-        return DigitsClassifierExtractor()
-    raise ValueError(f"metrics.extractor={name!r} is not known; allowed values: {EXTRACTORS}")
+    if name not in EXTRACTORS:
+        raise ValueError(
+            f"metrics.extractor={name!r} is not known; allowed: auto, {', '.join(EXTRACTORS)}"
+        )
+    return EXTRACTORS[name](**options)
 
 
-def save_random_inception_weights(path: str | os.PathLike, seed: int = 0) -> Path:
-    """Write a randomly initialised torch-fidelity InceptionV3 state dict to ``path``; return it.
-
-    For tests and benchmarks only (the scores it gives are meaningless): it exercises the same
-    loading path as the real weights without any download. Convolutions get Kaiming-normal
-    weights and the classifier N(0, 0.5^2), so features and logits keep a useful scale.
-    """
-    no_load = mock.patch.object(
-        FeatureExtractorInceptionV3, "load_state_dict", lambda *a, **k: None
-    )
-    no_url = mock.patch(
-        "torch_fidelity.feature_extractor_inceptionv3.load_state_dict_from_url", return_value={}
-    )
-    generator = torch.Generator().manual_seed(seed)
-    with no_load, no_url:
-        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    for module in net.modules():
-        if isinstance(module, nn.Conv2d):
-            fan_in = module.weight[0].numel()
-            std = (2.0 / fan_in) ** 0.5
-            module.weight.data = torch.randn(module.weight.shape, generator=generator) * std
-    net.fc.weight.data = torch.randn(net.fc.weight.shape, generator=generator) * 0.5
-    net.fc.bias.data = torch.randn(net.fc.bias.shape, generator=generator) * 0.1
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(net.state_dict(), path)
-    return path
+def auto_extractor(dataset: str | None) -> str:
+    """Return the extractor for ``metrics.extractor=auto``: the registered one that lists
+    ``dataset`` in its ``datasets`` (digits -> digits_classifier), else ``inception``."""
+    for name, cls in EXTRACTORS.items():
+        if dataset in cls.datasets:
+            return name
+    return InceptionExtractor.name

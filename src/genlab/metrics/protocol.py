@@ -14,10 +14,6 @@ from genlab.metrics.cache import METRICS_VERSION
 from genlab.metrics.extractors import FeatureExtractor
 
 UINT8_CONVERSION = "round(x * 255) of [0, 1] floats (genlab.utils.images.to_uint8)"
-FEATURE_LAYERS = {
-    "inception": "pool3 2048-d (FID/KID/PR), logits_unbiased 1008 (IS)",
-    "digits_classifier": "penultimate 128-d (FID/KID/PR), logits 10 (IS)",
-}
 
 
 def library_versions() -> dict[str, str]:
@@ -56,7 +52,7 @@ def protocol_record(
     """
     record: dict[str, Any] = {
         "extractor": extractor.name,
-        "feature_layers": FEATURE_LAYERS.get(extractor.name, "features/logits"),
+        "feature_layers": extractor.feature_layers,
         "weights_path": extractor.weights_path,
         "weights_hash": extractor.weights_hash,
         "resize_mode": extractor.resize_mode,

@@ -8,49 +8,36 @@ generator steps; the module stops the trainer when it is reached. Counters ``g_s
 ``d_steps`` are checkpointed.
 
 Data: images arrive in [0, 1] (N, C, H, W) and are mapped to [-1, 1] for the nets; ``generate``
-maps back to [0, 1]. 2D points (N, 2) pass through unchanged.
+maps back to [0, 1]. 2D points (N, 2) pass through unchanged. Labels: with ``num_classes > 0``
+the nets are called as ``generator(z, y)`` and ``discriminator(x, y)``; fakes in a step use the
+labels of the real batch, so the class frequencies follow the data.
+
+The parts that are not training logic live in their own units: training-noise streams
+(``genlab.models.noise``), penalty composition (``genlab.objectives.penalties``), the
+generator EMA (``genlab.models.ema``) and the DDP setting (``setup`` below).
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import os
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.strategies import DDPStrategy
 from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor, nn
 
+from genlab.models.contract import GenerativeModel, split_batch
+from genlab.models.ema import EMASchedule
+from genlab.models.noise import D_STEP, G_STEP, GP_STEP, NoiseStreams
+from genlab.models.outputs import GANStepOutput
 from genlab.objectives.gan_losses import d_output_mean, get_loss
-from genlab.objectives.penalties import gradient_penalty, r1_penalty
+from genlab.objectives.penalties import DiscriminatorPenalties
 from genlab.utils.checks import raise_if_not_finite
-from genlab.utils.ema import ema_beta, ema_update
 
-NOISE_D, NOISE_G, NOISE_GP = 0, 1, 2  # independent noise streams per step
 PARTIALS = ("optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d")
-
-
-def noise_seed(seed: int, rank: int, step: int, stream: int) -> int:
-    """Return a 63-bit seed hashed from (seed, rank, step, stream) with numpy's SeedSequence:
-    training noise differs across DDP ranks, and is reproducible and resumable."""
-    state = np.random.SeedSequence([seed, rank, step, stream]).generate_state(1, np.uint64)
-    return int(state[0] >> np.uint64(1))
-
-
-@dataclasses.dataclass
-class GANStepOutput:
-    """Detached scalars of one training step (returned as a dict to callbacks)."""
-
-    d_loss: Tensor
-    d_real: Tensor
-    d_fake: Tensor
-    g_loss: Tensor | None = None
-    gp: Tensor | None = None
 
 
 def _grad_norm(module: nn.Module) -> Tensor:
@@ -59,25 +46,29 @@ def _grad_norm(module: nn.Module) -> Tensor:
     return torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
 
 
-class GAN(pl.LightningModule):
+class GAN(GenerativeModel, pl.LightningModule):
     """GAN with pluggable nets, losses (``loss``), penalties, ``n_critic`` and generator EMA.
 
     Args:
-        generator: nn.Module with ``latent_dim`` and ``output_shape``; images in [-1, 1].
-        discriminator: nn.Module mapping data to logits (N,).
+        generator: nn.Module with ``latent_dim`` and ``output_shape``; images in [-1, 1];
+            called as ``generator(z)`` or, when conditional, ``generator(z, y)``.
+        discriminator: nn.Module mapping data (and labels, when conditional) to logits (N,).
         optimizer_g, optimizer_d: partial optimizers (Hydra ``_partial_: true``), called with
             ``params=``.
         scheduler_g, scheduler_d: optional partial LR schedulers, stepped once per G step and
             once per D step respectively.
+        num_classes: classes of the labels fed to both nets (0 = unconditional).
         loss: a name in ``genlab.objectives.gan_losses.LOSSES``.
         n_critic: discriminator steps (batches) per generator step.
         gp_weight: WGAN-GP penalty weight lambda (0 = off). r1_gamma: R1 weight (0 = off).
         max_g_steps: stop training after this many generator steps (None = no limit).
         grad_clip_g, grad_clip_d: max gradient L2 norm per net (None = no clipping).
         ema_decay: generator EMA decay (None = no EMA); ema_start_step, ema_rampup: see
-            ``genlab.utils.ema.ema_beta``.
+            ``genlab.models.ema.ema_beta``.
         seed: base seed of the training noise; None = the ``seed_everything`` seed.
     """
+
+    data_binarize = "none"  # GANs learn grey values; genlab-train serves them unbinarized
 
     def __init__(
         self,
@@ -87,6 +78,7 @@ class GAN(pl.LightningModule):
         optimizer_d: Callable[..., torch.optim.Optimizer],
         scheduler_g: Callable[..., Any] | None = None,
         scheduler_d: Callable[..., Any] | None = None,
+        num_classes: int = 0,
         loss: str = "non_saturating",
         n_critic: int = 1,
         gp_weight: float = 0.0,
@@ -110,7 +102,13 @@ class GAN(pl.LightningModule):
         self.loss_fns = get_loss(loss)
         if n_critic < 1:
             raise ValueError(f"model.n_critic must be >= 1, got {n_critic}.")
-        if gp_weight > 0 and any(
+        if num_classes < 0:
+            raise ValueError(
+                f"model.num_classes must be >= 0 (0 = unconditional), got {num_classes}"
+            )
+        self.num_classes = int(num_classes)
+        self.penalties = DiscriminatorPenalties(gp_weight, r1_gamma)
+        if self.penalties.per_example and any(
             isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d) for m in discriminator.modules()
         ):
             raise ValueError(
@@ -123,15 +121,12 @@ class GAN(pl.LightningModule):
         self.latent_dim = int(generator.latent_dim)
         # The EMA copy is a registered submodule: it is in the state dict (so in checkpoints),
         # moves with .to(device), and, having requires_grad=False, is left out of DDP's
-        # gradient reducer (no unused-parameter error); every rank applies the same update
-        # to identical G weights, so the copies stay identical across ranks.
-        self.generator_ema = (
-            copy.deepcopy(generator).requires_grad_(False) if ema_decay is not None else None
-        )
+        # gradient reducer; every rank applies the same update to identical G weights.
+        self.ema = None if ema_decay is None else EMASchedule(ema_decay, ema_start_step, ema_rampup)
+        self.generator_ema = None if self.ema is None else self.ema.averaged_copy(generator)
+        self.noise = NoiseStreams(seed)
         self.g_steps = 0
         self.d_steps = 0
-        self._noise_gen: torch.Generator | None = None
-        self._seed = 0
         self._sched_for: dict[int, Any] = {}
 
     @staticmethod
@@ -144,85 +139,82 @@ class GAN(pl.LightningModule):
                 "give both nets the same data.image_size / data.channels."
             )
 
-    checkpoint_monitor = None  # ModelMonitorCheckpoint keeps the last checkpoint only
-
-    # ------------------------------------------------------------------ public sampling API
+    # ------------------------------------------------------------------ the model contract
     @property
-    def ema_enabled(self) -> bool:
-        """True when a generator EMA is kept (``generate`` then uses it)."""
-        return self.generator_ema is not None
+    def latent_shape(self) -> tuple[int, ...]:
+        """(latent_dim,): G's input noise."""
+        return (self.latent_dim,)
 
     @property
-    def expected_input_shape(self) -> tuple:
-        """Shape of one data example the model trains on: (C, H, W) images or (2,) points."""
+    def data_shape(self) -> tuple[int, ...]:
+        """Shape of one example: (C, H, W) images or (2,) points."""
         return tuple(self.generator.output_shape)
 
     @property
-    def is_image_model(self) -> bool:
-        """True for (C, H, W) data, which is mapped between [0, 1] and the nets' [-1, 1]."""
-        return len(self.expected_input_shape) == 3
+    def has_ema(self) -> bool:
+        """True when a generator EMA is kept (``generate`` then uses it)."""
+        return self.generator_ema is not None
 
-    def sample_noise(self, num: int, generator: torch.Generator | None = None) -> Tensor:
-        """Return z ~ N(0, I), shape (num, latent_dim), on the module's device."""
-        device = generator.device if generator is not None else self.device
-        z = torch.randn(num, self.latent_dim, device=device, generator=generator)
-        return z.to(self.device)
+    def _g(self, net: nn.Module, z: Tensor, labels: Tensor | None) -> Tensor:
+        return net(z) if not self.conditional else net(z, self._require_labels(labels))
 
-    def _run(self, net: nn.Module, z: Tensor) -> Tensor:
+    def _d(self, x: Tensor, labels: Tensor | None) -> Tensor:
+        if not self.conditional:
+            return self.discriminator(x)
+        return self.discriminator(x, self._require_labels(labels))
+
+    def _require_labels(self, labels: Tensor | None) -> Tensor:
+        if labels is None:
+            raise ValueError(
+                f"this GAN is class-conditional (model.num_classes={self.num_classes}) and "
+                "needs labels: use labelled data (data.num_classes > 0) or set "
+                "model.num_classes=0 with unconditional nets."
+            )
+        return labels.to(self.device).long()
+
+    def _run(self, net: nn.Module, z: Tensor, labels: Tensor | None) -> Tensor:
         was_training = net.training
         net.eval()  # no batch-norm statistics updates; outputs independent of batch makeup
         with torch.no_grad():
-            out = net(z.to(self.device))
+            out = self._g(net, z.to(self.device), labels)
         net.train(was_training)
         return ((out + 1.0) / 2.0).clamp(0.0, 1.0) if self.is_image_model else out
 
-    def generate(self, z: Tensor) -> Tensor:
+    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """Samples for z: images (N, C, H, W) in [0, 1] or points (N, 2); the EMA generator
         when EMA is enabled. Runs the net in eval mode, without gradients."""
-        return self._run(self.generator_ema or self.generator, z)
+        return self._run(self.generator_ema or self.generator, z, labels)
 
-    def generate_raw(self, z: Tensor) -> Tensor:
+    def generate_raw(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """Like ``generate`` but always with the trained (non-EMA) generator."""
-        return self._run(self.generator, z)
+        return self._run(self.generator, z, labels)
 
     # ------------------------------------------------------------------ setup
     def setup(self, stage: str) -> None:
         """Enable DDP's unused-parameter detection before the strategy wraps the model.
 
         Each backward here uses only one net: the D loss uses detached fakes and G is toggled
-        off; the G loss flows through D, whose parameters are toggled off (requires_grad=False)
-        and so never get a gradient. With ``find_unused_parameters=False`` DDP's reducer waits
-        for those gradients forever and the next step fails with "Expected to have finished
-        reduction in the prior iteration" (Lightning issues #20328, #20866). With it True,
-        DDP walks the loss graph at each ``manual_backward`` and all-reduces only the
-        parameters that took part. The need comes from the model, not from the trainer config
-        (``trainer=ddp_cpu`` sets False for the VAEs' speed), so the model turns it on here:
-        ``setup`` runs before ``strategy.setup`` wraps the module in DistributedDataParallel.
+        off; the G loss flows through D, whose parameters are toggled off and so never get a
+        gradient. With ``find_unused_parameters=False`` DDP's reducer waits for those
+        gradients forever (Lightning issues #20328, #20866). The need comes from the model, not
+        from the trainer config, so the model turns it on here, before ``strategy.setup``
+        wraps the module. ``_ddp_kwargs`` is private (no public setter exists between
+        instantiation and wrapping): listed in docs/extending.md.
         """
         strategy = self.trainer.strategy
         if isinstance(strategy, DDPStrategy):
-            kwargs = strategy._ddp_kwargs  # DDPStrategy keeps DDP's kwargs here until wrapping
+            kwargs = strategy._ddp_kwargs
             if not kwargs.get("find_unused_parameters"):
                 kwargs["find_unused_parameters"] = True
-                rank_zero_info(
-                    "GAN: setting DDP find_unused_parameters=True (each backward "
-                    "uses only G or only D)."
-                )
+                rank_zero_info("GAN: setting DDP find_unused_parameters=True (G and D alternate).")
 
     def on_fit_start(self) -> None:
-        """Create the training-noise generator; its seed comes from ``seed`` or
-        ``seed_everything`` (PL_GLOBAL_SEED) and is mixed with the rank per step."""
-        base = self.hparams.seed
-        if base is None:
-            base = int(os.environ.get("PL_GLOBAL_SEED", torch.initial_seed()))
-        self._seed = int(base) % 2**63
-        self._noise_gen = torch.Generator(device=self.device)
+        """Fix the training-noise seed (``seed`` or the ``seed_everything`` seed)."""
+        self.noise.start(self.device)
 
     def noise_generator(self, step: int, stream: int) -> torch.Generator:
         """The training-noise generator, re-seeded for (seed, global_rank, step, stream)."""
-        if self._noise_gen is None:
-            self.on_fit_start()
-        return self._noise_gen.manual_seed(noise_seed(self._seed, self.global_rank, step, stream))
+        return self.noise.get(self.global_rank, step, stream, self.device)
 
     def configure_optimizers(self) -> Any:
         """Finish the optimizer (and scheduler) partials; returns [opt_g, opt_d] (+ schedulers)."""
@@ -268,28 +260,25 @@ class GAN(pl.LightningModule):
         opt.step()
         return norm
 
-    def _d_step(self, real: Tensor, opt_d: Any, log: bool) -> tuple[GANStepOutput, Tensor | None]:
-        hp = self.hparams
+    def _noise(self, num: int, step: int, stream: int) -> Tensor:
+        gen = self.noise_generator(step, stream)
+        return torch.randn(num, self.latent_dim, device=self.device, generator=gen)
+
+    def _d_step(
+        self, real: Tensor, y: Tensor | None, opt_d: Any, log: bool
+    ) -> tuple[GANStepOutput, Tensor | None]:
         self.toggle_optimizer(opt_d)
-        z = torch.randn(
-            real.shape[0],
-            self.latent_dim,
-            device=self.device,
-            generator=self.noise_generator(self.d_steps, NOISE_D),
-        )
+        z = self._noise(real.shape[0], self.d_steps, D_STEP)
         with torch.no_grad():
-            fake = self.generator(z)  # detached fakes: no graph into G
-        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+            fake = self._g(self.generator, z, y)  # detached fakes: no graph into G
+        real_logits, fake_logits = self._d(real, y), self._d(fake, y)
         loss = self.loss_fns.d_loss(real_logits, fake_logits)
-        gp = None
-        if hp.gp_weight > 0:
-            gen = self.noise_generator(self.d_steps, NOISE_GP)
-            gp = gradient_penalty(self.discriminator, real, fake, generator=gen)
-            loss = loss + hp.gp_weight * gp
-        if hp.r1_gamma > 0:
-            loss = loss + 0.5 * hp.r1_gamma * r1_penalty(self.discriminator, real)
+        gen = self.noise_generator(self.d_steps, GP_STEP)
+        penalty, terms = self.penalties(lambda x: self._d(x, y), real, fake, generator=gen)
+        if penalty is not None:
+            loss = loss + penalty
         raise_if_not_finite(loss, "discriminator loss", self.global_step)
-        norm = self._optimize(opt_d, loss, self.discriminator, hp.grad_clip_d, log)
+        norm = self._optimize(opt_d, loss, self.discriminator, self.hparams.grad_clip_d, log)
         self.untoggle_optimizer(opt_d)
         self.d_steps += 1
         self._step_scheduler(opt_d)
@@ -297,30 +286,21 @@ class GAN(pl.LightningModule):
             loss.detach(),
             d_output_mean(real_logits, self.loss_fns),
             d_output_mean(fake_logits, self.loss_fns),
-            gp=None if gp is None else gp.detach(),
+            **{k: v.detach() for k, v in terms.items()},
         )
         return out, norm
 
-    def _g_step(self, batch_size: int, opt_g: Any, log: bool) -> tuple[Tensor, Tensor | None]:
+    def _g_step(
+        self, y: Tensor | None, num: int, opt_g: Any, log: bool
+    ) -> tuple[Tensor, Tensor | None]:
         self.toggle_optimizer(opt_g)
-        z = torch.randn(
-            batch_size,
-            self.latent_dim,
-            device=self.device,
-            generator=self.noise_generator(self.g_steps, NOISE_G),
-        )
-        loss = self.loss_fns.g_loss(self.discriminator(self.generator(z)))
+        z = self._noise(num, self.g_steps, G_STEP)
+        loss = self.loss_fns.g_loss(self._d(self._g(self.generator, z, y), y))
         raise_if_not_finite(loss, "generator loss", self.global_step)
         norm = self._optimize(opt_g, loss, self.generator, self.hparams.grad_clip_g, log)
         self.untoggle_optimizer(opt_g)
-        if self.generator_ema is not None:  # right after the G step
-            beta = ema_beta(
-                self.g_steps,
-                self.hparams.ema_decay,
-                self.hparams.ema_start_step,
-                self.hparams.ema_rampup,
-            )
-            ema_update(self.generator_ema, self.generator, beta)
+        if self.ema is not None:  # right after the G step
+            self.ema.update(self.generator_ema, self.generator, self.g_steps)
         self.g_steps += 1
         self._step_scheduler(opt_g)
         if self.hparams.max_g_steps is not None and self.g_steps >= self.hparams.max_g_steps:
@@ -328,45 +308,37 @@ class GAN(pl.LightningModule):
         return loss.detach(), norm
 
     def _should_log(self) -> bool:
-        """True on the batches whose step metrics Lightning sends to the loggers. Each
-        ``self.log`` call costs ~1 ms of bookkeeping, several times the step itself for small
-        nets, so the module logs only then (same rule as Lightning's ``should_update_logs``)."""
-        batches = self.trainer.fit_loop.epoch_loop._batches_that_stepped
-        return (batches + 1) % self.trainer.log_every_n_steps == 0 or self.trainer.should_stop
+        """True on the batches whose step metrics reach the loggers. Each ``self.log`` call
+        costs ~1 ms of bookkeeping, several times the step itself for small nets, so the
+        module logs only every ``trainer.log_every_n_steps`` D steps, counted on its own
+        checkpointed ``d_steps`` (one per batch, like Lightning's logging counter)."""
+        return (self.d_steps + 1) % self.trainer.log_every_n_steps == 0 or self.trainer.should_stop
 
     def training_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
         """One D step on ``batch``; one G step after every ``n_critic``-th D step.
         Returns the step's detached scalars as a dict (see ``GANStepOutput``)."""
-        x = batch[0] if isinstance(batch, list | tuple) else batch
+        x, y = split_batch(batch)
+        y = y if self.conditional else None
         real = self._to_model_range(x)
         opt_g, opt_d = self.optimizers()
         log = self._should_log()
-        out, norm_d = self._d_step(real, opt_d, log)
+        out, norm_d = self._d_step(real, y, opt_d, log)
         norm_g = None
         if self.d_steps % self.hparams.n_critic == 0:
-            out.g_loss, norm_g = self._g_step(real.shape[0], opt_g, log)
+            out.g_loss, norm_g = self._g_step(y, real.shape[0], opt_g, log)
+        values = {f.name: getattr(out, f.name) for f in dataclasses.fields(out)}
+        values = {k: v for k, v in values.items() if v is not None}
         if log:
-            values = {
-                "train/d_loss": out.d_loss,
-                "train/d_real": out.d_real,
-                "train/d_fake": out.d_fake,
-                "train/grad_norm_d": norm_d,
-                "train/g_steps": float(self.g_steps),
-            }
-            if out.g_loss is not None:
-                values.update({"train/g_loss": out.g_loss, "train/grad_norm_g": norm_g})
-            if out.gp is not None:
-                values["train/gp"] = out.gp
-            self.log_dict(values, on_step=True, on_epoch=False)
-        return {
-            f.name: getattr(out, f.name)
-            for f in dataclasses.fields(out)
-            if getattr(out, f.name) is not None
-        }
+            logged = {f"train/{k}": v for k, v in values.items()}
+            logged.update({"train/grad_norm_d": norm_d, "train/g_steps": float(self.g_steps)})
+            if norm_g is not None:
+                logged["train/grad_norm_g"] = norm_g
+            self.log_dict(logged, on_step=True, on_epoch=False)
+        return values
 
     def _eval_step(self, batch: Any, prefix: str) -> None:
-        x = batch[0] if isinstance(batch, list | tuple) else batch
-        logits = self.discriminator(self._to_model_range(x))
+        x, y = split_batch(batch)
+        logits = self._d(self._to_model_range(x), y if self.conditional else None)
         self.log(
             f"{prefix}/d_real", d_output_mean(logits, self.loss_fns), on_epoch=True, sync_dist=True
         )

@@ -1,4 +1,5 @@
-"""VAE family as one LightningModule: ELBO, beta-VAE and the importance-weighted bound (IWAE)."""
+"""VAE family as one LightningModule: ELBO, beta-VAE, IWAE (objective by `_target_`), and the
+conditional VAE (labels into encoder and decoder)."""
 
 from __future__ import annotations
 
@@ -8,35 +9,42 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch import nn
+from torch import Tensor, nn
 
+from genlab.models.contract import GenerativeModel, split_batch
 from genlab.models.outputs import VAEOutput
 from genlab.objectives import bounds
 from genlab.objectives.likelihoods import Likelihood
+from genlab.objectives.vae_objectives import ELBO
 from genlab.utils.checks import raise_if_not_finite
 
-OBJECTIVES = ("elbo", "iwae")
+#: a VAE objective: (recon (B,), kl (B,), log_weights(k) -> (k, B)) -> objective (B,), nats
+Objective = Callable[[Tensor, Tensor, Callable[[int], Tensor]], Tensor]
 
 
-class VAE(pl.LightningModule):
+class VAE(GenerativeModel, pl.LightningModule):
     """Variational autoencoder with a diagonal Gaussian posterior and a N(0, I) prior.
 
     Args:
-        encoder: module x -> (mu, logvar), each (B, latent_dim).
-        decoder: module z -> likelihood parameters (B, C * params_per_channel, H, W).
+        encoder: module x -> (mu, logvar), each (B, latent_dim); called ``encoder(x, y)`` when
+            conditional.
+        decoder: module z -> likelihood parameters (B, C * params_per_channel, H, W); called
+            ``decoder(z, y)`` when conditional.
         likelihood: observation model p(x | z) (Bernoulli, Gaussian, DiscretizedLogistic).
         optimizer: partial optimizer (Hydra ``_partial_: true``), finished with the parameters.
-        scheduler: optional partial LR scheduler, stepped per epoch.
         latent_dim: size of z.
-        objective: "elbo" (VAE / beta-VAE) or "iwae" (importance-weighted bound).
-        beta: weight of the KL term in the ELBO objective (beta-VAE when > 1).
-        num_samples: K, importance samples per example for the IWAE objective.
+        objective: the training objective, a callable from
+            ``genlab.objectives.vae_objectives`` (``ELBO(beta)``, ``IWAE(k)``) or your own.
+        scheduler: optional partial LR scheduler, stepped per epoch.
+        num_classes: classes of the labels fed to encoder and decoder (0 = unconditional; a
+            conditional VAE, Sohn et al. 2015, models p(x | y)).
         test_iw_samples: K for the test-time importance-sampled NLL (``test/nll_iw``).
         test_iw_chunk: samples per chunk when computing the test NLL (memory bound).
         active_unit_threshold: a latent dim is active when Cov_x(E_q[z|x]) exceeds this.
     """
 
     checkpoint_monitor = ("val/elbo", "max")
+    can_encode = True
 
     def __init__(
         self,
@@ -45,94 +53,111 @@ class VAE(pl.LightningModule):
         likelihood: Likelihood,
         optimizer: Callable[..., torch.optim.Optimizer],
         latent_dim: int,
+        objective: Objective | None = None,
         scheduler: Callable[..., Any] | None = None,
-        objective: str = "elbo",
-        beta: float = 1.0,
-        num_samples: int = 1,
+        num_classes: int = 0,
         test_iw_samples: int = 1000,
         test_iw_chunk: int = 100,
         active_unit_threshold: float = 0.01,
     ) -> None:
         super().__init__()
-        if objective not in OBJECTIVES:
-            raise ValueError(f"model.objective={objective!r}; allowed: {', '.join(OBJECTIVES)}")
-        if num_samples < 1 or test_iw_samples < 1:
-            raise ValueError("model.num_samples and model.test_iw_samples must be >= 1")
-        if not beta >= 0:  # also rejects NaN; a negative beta maximises the KL
-            raise ValueError(f"model.beta={beta}: must be >= 0 (1.0 = VAE, > 1 = beta-VAE)")
-        if latent_dim < 1:
-            raise ValueError(f"model.latent_dim={latent_dim}: must be >= 1, e.g. 16")
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
+            raise ValueError(f"model.latent_dim={latent_dim!r} must be an integer >= 1.")
+        if test_iw_samples < 1 or test_iw_chunk < 1:
+            raise ValueError("model.test_iw_samples and model.test_iw_chunk must be >= 1")
+        if num_classes < 0:
+            raise ValueError(
+                f"model.num_classes must be >= 0 (0 = unconditional), got {num_classes}"
+            )
         enc_shape, dec_shape = tuple(encoder.image_shape), tuple(decoder.image_shape)
         if enc_shape != dec_shape:
             raise ValueError(f"encoder expects images {enc_shape} but decoder makes {dec_shape}")
-        # nets and optimizer partials stay out of hparams: checkpoints hold plain values only
-        # and load with torch.load(weights_only=True); the config recreates the objects.
+        # nets, objective and optimizer partials stay out of hparams: checkpoints hold plain
+        # values only and load with torch.load(weights_only=True); the config recreates them.
         self.save_hyperparameters(
-            logger=False, ignore=["encoder", "decoder", "likelihood", "optimizer", "scheduler"]
+            logger=False,
+            ignore=["encoder", "decoder", "likelihood", "optimizer", "scheduler", "objective"],
         )
         self.encoder, self.decoder, self.likelihood = encoder, decoder, likelihood
+        if objective is not None and not callable(objective):
+            raise ValueError(
+                f"model.objective={objective!r} is not an objective; pick one with "
+                "model/objective=elbo|iwae, or give a node with a _target_ callable "
+                "(see genlab/objectives/vae_objectives.py)."
+            )
+        self.objective = objective if objective is not None else ELBO()
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.latent_dim = latent_dim
+        self.num_classes = int(num_classes)
         self._val_stats: dict[str, torch.Tensor] = {}
 
+    # ----- the model contract used by callbacks, metrics and genlab-eval -----
     @property
-    def expected_input_shape(self) -> tuple[int, ...]:
+    def latent_shape(self) -> tuple[int, ...]:
+        """(latent_dim,)."""
+        return (self.latent_dim,)
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
         """(C, H, W) of the images the networks were built for."""
         return tuple(self.encoder.image_shape)
 
-    # ----- the generative-model interface used by callbacks and metrics -----
-    def sample_noise(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Return prior samples z ~ N(0, I), (num, latent_dim), on the module's device."""
-        return torch.randn(num, self.latent_dim, generator=generator).to(self.device)
+    def _labels(self, y: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+        """Extra net arguments: (y,) for conditional models, () otherwise."""
+        if not self.conditional:
+            return ()
+        if y is None:
+            raise ValueError(
+                f"this VAE is conditional (model.num_classes={self.num_classes}) and needs "
+                "labels: use labelled data (data.num_classes > 0)."
+            )
+        return (y.to(self.device).long(),)
 
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Return the decoder's mean images for latents z, (N, C, H, W) in [0, 1]."""
-        return self.likelihood.mean(self.decoder(z))
+        return self.likelihood.mean(self.decoder(z.to(self.device), *self._labels(labels)))
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Return the posterior means E_q[z | x], (B, latent_dim)."""
-        return self.encoder(x)[0]
-
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """Return mean reconstructions through the posterior mean, (B, C, H, W) in [0, 1]."""
-        return self.generate(self.encode(x))
+        return self.encoder(x, *self._labels(labels))[0]
 
     # ----- objectives -----
-    def _log_weights(self, x: torch.Tensor, num: int, mu, logvar) -> torch.Tensor:
+    def _log_weights(self, x, y, num: int, mu, logvar) -> torch.Tensor:
         """Return log p(x, z_k) - log q(z_k | x) for ``num`` samples, (num, B), nats."""
         std = (0.5 * logvar).exp()
         z = mu + std * torch.randn(num, *mu.shape, device=mu.device, dtype=mu.dtype)
-        params = self.decoder(z.flatten(0, 1))
+        extra = tuple(t.repeat(num) for t in self._labels(y))
+        params = self.decoder(z.flatten(0, 1), *extra)
         log_px = self.likelihood.log_prob(params, x.repeat(num, 1, 1, 1)).view(num, -1)
         return log_px + bounds.log_standard_normal(z) - bounds.log_normal_diag(z, mu, logvar)
 
-    def step(self, x: torch.Tensor) -> VAEOutput:
+    def step(self, x: torch.Tensor, y: torch.Tensor | None = None) -> VAEOutput:
         """Compute the training objective and its terms on a batch of images in [0, 1]."""
-        mu, logvar = self.encoder(x)
+        mu, logvar = self.encoder(x, *self._labels(y))
         kl_per_dim = bounds.gaussian_kl_per_dim(mu, logvar)
         kl = kl_per_dim.sum(-1)
         z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
-        recon = self.likelihood.log_prob(self.decoder(z), x)
-        elbo = bounds.elbo(recon, kl)
-        iw = None
-        if self.hparams.objective == "iwae":
-            iw = bounds.iw_bound(self._log_weights(x, self.hparams.num_samples, mu, logvar))
-            loss = -iw.mean()
-        else:
-            loss = -bounds.elbo(recon, kl, self.hparams.beta).mean()
-        return VAEOutput(loss, elbo, recon, kl, kl_per_dim, mu.detach(), iw)
+        recon = self.likelihood.log_prob(self.decoder(z, *self._labels(y)), x)
+        value = self.objective(recon, kl, lambda k: self._log_weights(x, y, k, mu, logvar))
+        extra = value if self.objective.log_key else None
+        return VAEOutput(
+            -value.mean(), bounds.elbo(recon, kl), recon, kl, kl_per_dim, mu.detach(), extra
+        )
 
     @torch.no_grad()
-    def iw_nll(self, x: torch.Tensor, num_samples: int, chunk: int) -> torch.Tensor:
-        """Importance-sampled NLL estimate -log p(x), (B,), nats: -(logsumexp(log w) - log K).
+    def iw_nll(
+        self, x: torch.Tensor, num_samples: int, chunk: int, y: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Importance-sampled NLL estimate -log p(x) (-log p(x | y) when conditional), (B,),
+        nats: -(logsumexp(log w) - log K).
 
         Samples are drawn in chunks of ``chunk`` to bound memory; the K log-weights are kept
         (K x B floats) and reduced with one logsumexp, so the estimator is exact in K.
         """
-        mu, logvar = self.encoder(x)
+        mu, logvar = self.encoder(x, *self._labels(y))
         chunks = []
         for start in range(0, num_samples, chunk):
-            chunks.append(self._log_weights(x, min(chunk, num_samples - start), mu, logvar))
+            chunks.append(self._log_weights(x, y, min(chunk, num_samples - start), mu, logvar))
         return -bounds.iw_bound(torch.cat(chunks, dim=0))
 
     # ----- Lightning hooks -----
@@ -143,35 +168,35 @@ class VAE(pl.LightningModule):
         self.log(f"{stage}/elbo", out.elbo.mean(), prog_bar=stage == "val", **kw)
         self.log(f"{stage}/recon", out.recon.mean(), **kw)
         self.log(f"{stage}/kl", out.kl.mean(), **kw)
-        num_dims = math.prod(self.expected_input_shape)
+        num_dims = math.prod(self.data_shape)
         bpd = bounds.bits_per_dim(-out.elbo.mean(), num_dims, self.likelihood.discrete)
         self.log(f"{stage}/bpd", bpd, **kw)
         if out.iw_bound is not None:
-            self.log(f"{stage}/iw_bound", out.iw_bound.mean(), **kw)
+            self.log(f"{stage}/{self.objective.log_key}", out.iw_bound.mean(), **kw)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
         """One optimization step on the objective; logs ``train/*`` in nats per example."""
-        x = batch[0]
-        out = self.step(x)
+        x, y = split_batch(batch)
+        out = self.step(x, y)
         raise_if_not_finite(out.loss, "VAE loss", self.global_step)
         self._log_terms("train", out, x.shape[0])
         return out.loss
 
     def on_validation_epoch_start(self) -> None:
-        d = self.latent_dim
+        d = math.prod(self.latent_shape)
         zeros = lambda *s: torch.zeros(*s, dtype=torch.float64, device=self.device)  # noqa: E731
         self._val_stats = {"n": zeros(()), "mu": zeros(d), "mu2": zeros(d), "kl": zeros(d)}
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         """Log ``val/*`` ELBO terms and accumulate statistics for active units and KL per dim."""
-        x = batch[0]
-        out = self.step(x)
+        x, y = split_batch(batch)
+        out = self.step(x, y)
         self._log_terms("val", out, x.shape[0])
-        s, mu = self._val_stats, out.mu.double()
+        s, mu = self._val_stats, out.mu.double().flatten(1)  # (B, D) or (B, C, H, W) latents
         s["n"] += mu.shape[0]
         s["mu"] += mu.sum(0)
         s["mu2"] += (mu**2).sum(0)
-        s["kl"] += out.kl_per_dim.detach().double().sum(0)
+        s["kl"] += out.kl_per_dim.detach().double().flatten(1).sum(0)
 
     def on_validation_epoch_end(self) -> None:
         """Log active units (Burda et al. 2016) and KL per latent dimension (nats)."""
@@ -189,13 +214,13 @@ class VAE(pl.LightningModule):
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         """Log ``test/elbo`` and the importance-sampled NLL ``test/nll_iw`` (nats per example)."""
-        x = batch[0]
-        out = self.step(x)
+        x, y = split_batch(batch)
+        out = self.step(x, y)
         self._log_terms("test", out, x.shape[0])
-        nll = self.iw_nll(x, self.hparams.test_iw_samples, self.hparams.test_iw_chunk)
+        nll = self.iw_nll(x, self.hparams.test_iw_samples, self.hparams.test_iw_chunk, y)
         kw = dict(batch_size=x.shape[0], sync_dist=True, on_epoch=True)
         self.log("test/nll_iw", nll.mean(), **kw)
-        num_dims = math.prod(self.expected_input_shape)
+        num_dims = math.prod(self.data_shape)
         bpd = bounds.bits_per_dim(nll.mean(), num_dims, self.likelihood.discrete)
         self.log("test/bpd_iw", bpd, **kw)
 

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import logging
+
+import hydra
 import pytorch_lightning as pl
 import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from genlab.models.contract import GenerativeModel, require_generative
+
+log = logging.getLogger(__name__)
 
 
 def check_model_data(model: pl.LightningModule, datamodule: pl.LightningDataModule) -> None:
-    """Raise ValueError when the model's networks were built for another input shape.
+    """Raise ValueError when the model's networks were built for another input shape, or a
+    conditional model meets data without classes.
 
-    Both sides declare their shape: ``model.expected_input_shape`` (from the nets) and
+    Both sides declare their shape: ``model.data_shape`` (the contract, from the nets) and
     ``datamodule.image_shape`` ((C, H, W) for images, (2,) for 2D toy data).
     """
-    expected = getattr(model, "expected_input_shape", None)
-    given = getattr(datamodule, "image_shape", None)
-    if expected is None or given is None:
-        return
+    model = require_generative(model, "genlab-train")
+    expected, given = model.data_shape, datamodule.image_shape
+    data_classes = int(getattr(datamodule, "num_classes", 0) or 0)
+    if model.conditional and model.num_classes != data_classes:
+        raise ValueError(
+            f"model.num_classes={model.num_classes} but data={datamodule.name} has "
+            f"{data_classes} classes; set model.num_classes=${{data.num_classes}} (or 0 for an "
+            "unconditional model)."
+        )
     if tuple(expected) != tuple(given):
         name = getattr(datamodule, "name", type(datamodule).__name__)
         raise ValueError(
@@ -47,3 +62,34 @@ def raise_if_not_finite(loss: torch.Tensor, what: str, step: int) -> None:
             "(trainer.gradient_clip_val for VAEs, model.grad_clip_g/grad_clip_d for GANs), or "
             "check the data range; resume from <run>/checkpoints/last.ckpt with ckpt_path=..."
         )
+
+
+def adapt_data_to_model(cfg: DictConfig) -> None:
+    """Serve the data the model class declares it needs, before anything is built.
+
+    A family declares ``data_binarize`` (``GenerativeModel``): GANs say ``"none"`` (they learn
+    grey values, and FID compares with grey images). When the config's ``data.binarize`` differs
+    only by default, it is switched (and logged), so experiments need not repeat it; when the
+    user set it on the command line, a ValueError names the conflict before any compute.
+    """
+    if "binarize" not in cfg.get("data", {}) or "_target_" not in cfg.get("model", {}):
+        return
+    cls = hydra.utils.get_class(cfg.model._target_)
+    need = cls.data_binarize if issubclass(cls, GenerativeModel) else None
+    if need is None or cfg.data.binarize == need:
+        return
+    if any(o.lstrip("+").startswith("data.binarize=") for o in _task_overrides()):
+        raise ValueError(
+            f"{cls.__name__} trains on data.binarize={need} (its data_binarize), but the command "
+            f"line sets data.binarize={cfg.data.binarize}; drop that override."
+        )
+    log.info(f"data.binarize: {cfg.data.binarize} -> {need} ({cls.__name__} declares it)")
+    with open_dict(cfg):
+        cfg.data.binarize = need
+
+
+def _task_overrides() -> list[str]:
+    """The command-line overrides of the running Hydra job ([] outside Hydra's runtime)."""
+    if not HydraConfig.initialized():
+        return []
+    return list(HydraConfig.get().overrides.task)

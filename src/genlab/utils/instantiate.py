@@ -10,7 +10,7 @@ from pytorch_lightning import Callback
 from pytorch_lightning.loggers import Logger
 
 from genlab.callbacks.checkpoint import resolve_monitor
-from genlab.utils.sweep import apply_sweep_identity
+from genlab.launch.sweep import apply_sweep_identity
 from genlab.utils.wandb_utils import announce_offline, fall_back_offline, resolve_offline
 
 log = logging.getLogger(__name__)

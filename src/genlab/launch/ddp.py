@@ -5,12 +5,12 @@ command line: a multirun (``-m``) child starts a new sweep, and interpolations t
 Hydra's runtime (run dir, sweep dir, time) can differ between ranks (Lightning #11300,
 lightning-hydra-template #393). genlab's launcher instead writes the job's fully resolved
 config to ``<job output dir>/.hydra/ddp_job.yaml`` and starts each child rank as
-``python -m genlab.utils.ddp <that file>``: no Hydra in the children, so no new folders or
+``python -m genlab.launch.ddp <that file>``: no Hydra in the children, so no new folders or
 sweeps, and every rank provably runs the same values. Only rank 0 logs (Lightning loggers are
 rank-zero only). Without a registered job (plain Python use) Lightning's launcher is used.
 
 A job ends only when its child ranks have ended (``reap_children``, called by
-``genlab.utils.job.isolated_job``). Lightning's child-process observer SIGKILLs the *main*
+``genlab.launch.job.isolated_job``). Lightning's child-process observer SIGKILLs the *main*
 process when a child exits with an error; in a sweep that would end every later job too, so
 the observer is stopped when the job itself fails or ends and the failure is left to Hydra.
 """
@@ -127,7 +127,7 @@ class _JobLauncher(_SubprocessScriptLauncher):
         os.environ["WORLD_SIZE"] = f"{self.num_processes * self.num_nodes}"
         for local_rank in range(1, self.num_processes):
             child_env = {**os.environ, "LOCAL_RANK": str(local_rank), CHILD_ENV: "1"}
-            command = [sys.executable, "-m", "genlab.utils.ddp", str(_current_job)]
+            command = [sys.executable, "-m", "genlab.launch.ddp", str(_current_job)]
             self.procs.append(subprocess.Popen(command, env=child_env, cwd=os.getcwd()))
         return None
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import torch
 import torch.distributed as dist
 
-from genlab.utils import ddp
+from genlab.launch import ddp
 from genlab.utils.wandb_utils import finish_wandb
 
 

@@ -8,6 +8,9 @@ LightningModule, so it is checkpointed with the model state dict.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+
 import torch
 from torch import nn
 
@@ -36,3 +39,26 @@ def ema_update(ema: nn.Module, model: nn.Module, beta: float) -> None:
         p_ema.lerp_(p.detach(), 1.0 - beta)
     for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
         b_ema.copy_(b)
+
+
+@dataclasses.dataclass(frozen=True)
+class EMASchedule:
+    """When and how strongly to average: ``decay``, ``start_step`` (G steps of plain copying
+    first) and ``rampup`` (see :func:`ema_beta`)."""
+
+    decay: float
+    start_step: int = 0
+    rampup: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.decay < 1.0:
+            raise ValueError(f"model.ema_decay={self.decay!r} must be in [0, 1) (or null: no EMA).")
+
+    def averaged_copy(self, net: nn.Module) -> nn.Module:
+        """Return a frozen deep copy of ``net`` to hold the average (register it as a submodule
+        of the LightningModule so it is checkpointed and moves with ``.to(device)``)."""
+        return copy.deepcopy(net).requires_grad_(False)
+
+    def update(self, ema: nn.Module, net: nn.Module, step: int) -> None:
+        """Average ``net`` into ``ema`` after update number ``step`` (0-based)."""
+        ema_update(ema, net, ema_beta(step, self.decay, self.start_step, self.rampup))

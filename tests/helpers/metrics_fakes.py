@@ -1,4 +1,4 @@
-"""Shared fakes for the metrics tests (no tests here): a tiny generative module honouring
+"""Shared fakes for the metrics and callback tests: a tiny generative module implementing
 genlab's sampling contract, a datamodule with ``real_images``, and image sets."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from genlab.models.contract import GenerativeModel
 
 
 def smooth_images(
@@ -34,8 +36,10 @@ class UInt8Dataset(Dataset):
         return self.images[index]
 
 
-class TinyGenerator(pl.LightningModule):
-    """A linear 'generator' of (1, size, size) images with the genlab sampling contract."""
+class TinyGenerator(GenerativeModel, pl.LightningModule):
+    """A linear 'generator' of (1, size, size) images that implements only the abstract part of
+    genlab's model contract (latent_shape, data_shape, generate): everything else is the
+    contract's defaults."""
 
     def __init__(self, size: int = 16, latent_dim: int = 8, lr: float = 0.1) -> None:
         super().__init__()
@@ -43,11 +47,15 @@ class TinyGenerator(pl.LightningModule):
         self.net = nn.Linear(latent_dim, size * size)
         self.generate_calls = 0
 
-    def sample_noise(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """z ~ N(0, I), (num, latent_dim), on the module's device."""
-        return torch.randn(num, self.latent_dim, generator=generator).to(self.device)
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        return (self.latent_dim,)
 
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        return (1, self.size, self.size)
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Images (N, 1, size, size) in [0, 1]."""
         self.generate_calls += 1
         return torch.sigmoid(self.net(z)).view(-1, 1, self.size, self.size)

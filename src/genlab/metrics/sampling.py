@@ -1,0 +1,132 @@
+"""The two sides of a sample-quality evaluation under DDP: this rank's generated images and
+this rank's share of the reference (real) features, cached on disk when possible.
+
+Rank r generates the contiguous share ``shard(num_fake, r, world_size)`` from its own seed and
+extracts its share of the real images; metric states are synced in ``compute()``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytorch_lightning as pl
+import torch
+from torchmetrics.utilities.distributed import gather_all_tensors
+
+from genlab.metrics.cache import ReferenceCache, ReferenceKey, fingerprint_images
+from genlab.metrics.collection import SampleQualityMetrics
+from genlab.metrics.extractors import ExtractorOutput, images_to_uint8
+from genlab.models.contract import GenerativeModel
+
+log = logging.getLogger(__name__)
+
+RANK_SEED_STRIDE = 1_000_003
+
+
+def shard(num: int, rank: int, world_size: int) -> slice:
+    """Return rank's contiguous slice of ``range(num)`` (sizes differ by at most one)."""
+    base, extra = divmod(num, world_size)
+    start = rank * base + min(rank, extra)
+    return slice(start, start + base + (1 if rank < extra else 0))
+
+
+def add_generated(
+    model: GenerativeModel,
+    suite: SampleQualityMetrics,
+    num_fake: int,
+    seed: int,
+    batch_size: int,
+    rank: int = 0,
+    world_size: int = 1,
+) -> tuple[tuple[int, ...], torch.Tensor | None]:
+    """Generate this rank's share of ``num_fake`` samples into ``suite``.
+
+    Noise (and labels, for conditional models: uniform over classes) come from a CPU generator
+    seeded with ``seed + rank * RANK_SEED_STRIDE``. Returns (image shape (C, H, W), the labels
+    drawn on this rank or None).
+    """
+    part = shard(num_fake, rank, world_size)
+    generator = torch.Generator().manual_seed(seed + RANK_SEED_STRIDE * rank)
+    was_training = model.training
+    model.eval()
+    shape: tuple[int, ...] = ()
+    labels_all = []
+    try:
+        with torch.no_grad():
+            for start in range(part.start, part.stop, batch_size):
+                num = min(batch_size, part.stop - start)
+                z = model.sample_noise(num, generator)
+                labels = model.sample_labels(num, generator)
+                images = model.generate(z, labels)
+                shape = tuple(images.shape[1:])
+                suite.update(images, real=False)
+                if labels is not None:
+                    labels_all.append(labels.cpu())
+    finally:
+        model.train(was_training)
+    return shape, (torch.cat(labels_all) if labels_all else None)
+
+
+def add_reference(
+    trainer: pl.Trainer,
+    suite: SampleQualityMetrics,
+    split: str,
+    num_real: int,
+    shape: tuple[int, ...],
+    batch_size: int,
+    cache: ReferenceCache | None = None,
+) -> int:
+    """Add this rank's share of the reference features of ``split`` to ``suite`` (from the cache
+    when every rank has a hit); return the number of real images N (capped at the split size).
+
+    The reference images are the grey images (before any binarization): sample metrics compare
+    with the data distribution, whatever the model is trained on.
+    """
+    datamodule = trainer.datamodule
+    available = getattr(datamodule, f"num_{split}", None)
+    if isinstance(available, int) and num_real > available:
+        log.warning(
+            "metrics.num_real=%d > %d images in the %s split; using %d",
+            num_real,
+            available,
+            split,
+            available,
+        )
+        num_real = available
+    real = images_to_uint8(datamodule.real_images(split, num_real, grey=True))
+    if tuple(real.shape[1:]) != shape:
+        raise ValueError(
+            f"real images are {tuple(real.shape[1:])} but the model generates {shape}; "
+            "the data resolution/channels must match the model's output"
+        )
+    key = ReferenceKey(
+        dataset=str(getattr(datamodule, "name", "unknown")),
+        split=split,
+        resolution=tuple(real.shape[1:]),
+        extractor=suite.extractor.name,
+        weights_hash=suite.extractor.weights_hash,
+        num_samples=len(real),
+        data_fingerprint=fingerprint_images(real),
+    )
+    part = shard(len(real), trainer.global_rank, trainer.world_size)
+    cached = cache.load(key) if cache is not None else None
+    hit = trainer.strategy.reduce_boolean_decision(cached is not None, all=True)
+    if hit:
+        features = cached[part].to(suite.extractor.device)
+    else:
+        features = torch.cat([suite.extract(b).features for b in real[part].split(batch_size)])
+        if cache is not None:
+            _store(trainer, cache, key, features)
+    suite.update(ExtractorOutput(features, features.new_empty(len(features), 0)), real=True)
+    return len(real)
+
+
+def _store(
+    trainer: pl.Trainer, cache: ReferenceCache, key: ReferenceKey, features: torch.Tensor
+) -> None:
+    """Gather every rank's reference features; rank 0 writes them to the cache."""
+    full = torch.cat(gather_all_tensors(features)) if trainer.world_size > 1 else features
+    if trainer.is_global_zero:
+        path = cache.save(key, full)
+        log.info("metrics cache: stored reference features in %s", path)
+    trainer.strategy.barrier("genlab_metrics_cache")
