@@ -68,11 +68,14 @@ def check_model_fits_data(cfg: DictConfig) -> None:
         points = sorted(
             p.stem for p in (CONFIG_ROOT / "data").glob("*.yaml") if p.stem not in image
         )
-        flat = sorted(p.stem for p in (CONFIG_ROOT / "model").glob("*.yaml") if _has(p, "mlp2d"))
+        flat = sorted(
+            p.stem for p in (CONFIG_ROOT / "model").glob("*.yaml") if _has(p, "gan_nets: mlp2d")
+        )
         raise ConfigValueError(
             f"model={model} does not fit data={data}: the model reads {key}, which data={data} "
             f"does not define. Image models need image data (data={'|'.join(image)}); 2D point "
-            f"data (data={'|'.join(points)}) needs a model for points (model={'|'.join(flat)})."
+            f"data (data={'|'.join(points)}) needs a model for points "
+            f"(model={'|'.join(flat)}, or model/gan_nets=mlp2d)."
         ) from None
 
 
