@@ -125,3 +125,14 @@ def test_corrupt_mnist_file_is_named(tmp_path):
         (raw / name).write_bytes(b"\x00\x00\x08\x03 truncated")
     with pytest.raises(DatasetCorruptError, match=r"corrupt or truncated.*train-images-idx3-ubyte"):
         dm.prepare_data()
+
+
+def test_optimized_metric_never_logged_fails_after_the_first_epoch(tiny_cfg):
+    from genlab.train import train
+
+    cfg = tiny_cfg("metrics=none", "logger=csv", "test=false", "trainer.max_epochs=3")
+    cfg.optimized_metric = "val/elbow"
+    with pytest.raises(ValueError, match=r"optimized_metric=val/elbow is never logged.*val/elbo"):
+        train(cfg)
+    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    assert not last.exists() or torch.load(last, weights_only=True)["epoch"] == 0

@@ -42,6 +42,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     validate_train_config(cfg)  # bad values fail here, before torch/Lightning are imported
     import pytorch_lightning as pl
 
+    from genlab.callbacks.optimized_metric import OptimizedMetricCheck
     from genlab.launch import ddp
     from genlab.launch.job import isolated_job
     from genlab.utils.checks import adapt_data_to_model, check_model_data
@@ -68,6 +69,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
             monitor = getattr(model, "checkpoint_monitor", None)
             callbacks = instantiate_callbacks(cfg.get("callbacks"), monitor=monitor)
             callbacks += instantiate_metrics(cfg.get("metrics"), datamodule)
+            if cfg.get("optimized_metric"):  # a typo fails after one epoch, not after the trial
+                callbacks.append(OptimizedMetricCheck(cfg.optimized_metric))
             loggers = instantiate_loggers(cfg.get("logger"))
             trainer: pl.Trainer = hydra.utils.instantiate(
                 cfg.trainer, callbacks=callbacks, logger=loggers or False
