@@ -14,7 +14,8 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from genlab.models.gan import NOISE_D, noise_seed
+from genlab.models.noise import D_STEP as NOISE_D
+from genlab.models.noise import noise_seed
 from helpers.config import run_cli
 
 SEED, G_STEPS, N_CRITIC = 7, 6, 2

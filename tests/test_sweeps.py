@@ -61,7 +61,11 @@ def test_optuna_two_trials_report_the_best_value(tmp_path):
     elbos = [json.loads((job / "metrics.json").read_text())["val/elbo"] for job in jobs]
     results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     assert results["best_value"] == pytest.approx(max(elbos))  # direction: maximize
-    assert set(results["best_params"]) == {"model.optimizer.lr", "model.objective.beta", "model.latent_dim"}
+    assert set(results["best_params"]) == {
+        "model.optimizer.lr",
+        "model.objective.beta",
+        "model.latent_dim",
+    }
     # each trial ran the values Optuna sampled for it
     best_job = jobs[elbos.index(max(elbos))]
     resolved = OmegaConf.load(best_job / ".hydra" / "resolved_config.yaml")

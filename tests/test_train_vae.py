@@ -110,7 +110,9 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_earlier_files(tiny_cfg):
     train(cfg)
     last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     before = last.read_bytes()
-    bad = tiny_cfg("test=false", "trainer.max_epochs=3", f"ckpt_path={last}", "model.objective.beta=inf")
+    bad = tiny_cfg(
+        "test=false", "trainer.max_epochs=3", f"ckpt_path={last}", "model.objective.beta=inf"
+    )
     with pytest.raises(FloatingPointError, match="non-finite VAE loss.*learning rate"):
         train(bad)
     assert last.read_bytes() == before  # nothing already written is lost

@@ -37,10 +37,19 @@ def compose_config(overrides: list[str], tmp_path: Path, name: str = "train") ->
     return cfg
 
 
-def run_cli(args: list[str], cwd: Path, timeout: int = 300, module: str = "genlab.train"):
-    """Run ``python -m <module> <args>`` in ``cwd`` offline; return the CompletedProcess."""
+def run_cli(
+    args: list[str],
+    cwd: Path,
+    timeout: int = 300,
+    module: str = "genlab.train",
+    extra_pythonpath: list[str] | None = None,
+):
+    """Run ``python -m <module> <args>`` in ``cwd`` offline; return the CompletedProcess.
+    ``extra_pythonpath`` folders are put in front of ``PYTHONPATH`` (e.g. a model outside src)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     env.update(WANDB_MODE="offline", WANDB_SILENT="true", HYDRA_FULL_ERROR="1")
+    if extra_pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join([*extra_pythonpath, env.get("PYTHONPATH", "")])
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=cwd,
