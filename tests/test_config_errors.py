@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import compose_config
 from genlab.eval import evaluate
+from helpers.config import compose_config
 
 # Runs genlab-train's entry point and reports whether torch was imported before it exited.
 PROBE = (

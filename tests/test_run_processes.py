@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import TINY
 from genlab.utils.run_dir import claim_unique_dir
+from helpers.config import TINY
 
 FAST = [*TINY, "metrics=none", "test=false"]
 

@@ -17,6 +17,7 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.utilities import rank_zero_warn
 
 AUTO = "auto"
 _UMASK = os.umask(0o022)
@@ -44,19 +45,26 @@ class ModelMonitorCheckpoint(ModelCheckpoint):
     so with a monitored metric that stops improving, ``last.ckpt`` falls behind the training
     state. Here it is written after every validation (and every training epoch) in which it
     was not already written, so resuming from it loses at most the epoch in progress.
-    ``monitor="auto"`` must be resolved with :func:`resolve_monitor` before construction
-    (genlab-train does so from the model's ``checkpoint_monitor``).
+    ``monitor="auto"`` is resolved with :func:`resolve_monitor` before construction
+    (genlab-train does so from the model's ``checkpoint_monitor``); left unresolved it ranks
+    nothing (like ``monitor=None``) and says so at setup.
     """
 
     def __init__(self, monitor: str | None = None, **kwargs: Any) -> None:
-        if monitor == AUTO:
-            raise ValueError(
-                "ModelMonitorCheckpoint(monitor='auto') must be resolved from the model first: "
-                "genlab-train does it via genlab.callbacks.checkpoint.resolve_monitor; "
-                "elsewhere pass callbacks.model_checkpoint.monitor=<metric name> or null."
-            )
-        super().__init__(monitor=monitor, **kwargs)
+        self._unresolved_auto = monitor == AUTO
+        super().__init__(monitor=None if self._unresolved_auto else monitor, **kwargs)
         self._last_written_step = -1
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Warn when ``monitor: auto`` reached the callback unresolved (it then ranks nothing)."""
+        declared = getattr(pl_module, "checkpoint_monitor", None)
+        if self._unresolved_auto and declared is not None:
+            rank_zero_warn(
+                f"ModelMonitorCheckpoint got monitor='auto' unresolved, so it keeps the latest "
+                f"epoch only instead of the best by {declared}. genlab-train resolves it with "
+                "genlab.callbacks.checkpoint.resolve_monitor; elsewhere pass monitor=<metric>."
+            )
+        super().setup(trainer, pl_module, stage)
 
     def _save_last_checkpoint(self, trainer: pl.Trainer, monitor_candidates: dict) -> None:
         super()._save_last_checkpoint(trainer, monitor_candidates)
