@@ -53,22 +53,30 @@ def run(args: list[str], src: Path, cwd: Path, **env: str | None) -> tuple[float
 
 
 def wandb_fallback(src: Path, cwd: Path) -> dict:
-    """Time a run that must fall back to offline W&B (no training): total wall seconds."""
+    """Time a run that must fall back to offline W&B (no training): seconds from launch to the
+    fallback message, and to the end of the process."""
     overrides = ["train=false", "test=false", "metrics=none", "logger=wandb", "trainer=cpu"]
-    seconds, code, out = run(
-        overrides,
-        src,
-        cwd,
-        WANDB_MODE=None,
-        WANDB_API_KEY=FAKE_KEY,
-        WANDB_BASE_URL="http://127.0.0.1:9",
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(PYTHONPATH=str(src), WANDB_API_KEY=FAKE_KEY, WANDB_BASE_URL="http://127.0.0.1:9")
+    start, said = time.perf_counter(), None
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genlab.train", *overrides],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
+    for line in proc.stdout:
+        if said is None and "logging offline instead" in line:
+            said = time.perf_counter() - start
+    code = proc.wait(timeout=600)
     return {
         "overrides": overrides,
-        "wall_s_total": round(seconds, 2),
+        "wall_s_to_fallback_message": None if said is None else round(said, 2),
+        "wall_s_total": round(time.perf_counter() - start, 2),
         "exit_code": code,
-        "said_offline": "logging offline instead" in out,
-        "note": "total process time incl. torch import and model build; target < 15 s",
+        "note": "from launch (incl. torch import and model build); target < 15 s",
     }
 
 
