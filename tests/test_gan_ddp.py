@@ -37,7 +37,7 @@ class DumpRankState(pl.Callback):
         torch.save(
             {
                 "rank": trainer.global_rank,
-                "seed": pl_module._seed,
+                "seed": pl_module.noise.seed,
                 "noise": z,
                 "find_unused": self.find_unused,
                 "steps": (pl_module.g_steps, pl_module.d_steps),

@@ -78,6 +78,12 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         ckpt = load_checkpoint(ckpt_path)
         run_cfg = find_run_config(ckpt_path, cfg.get("run_config"))
         if cfg.get("iw_samples") is not None:
+            if "test_iw_samples" not in run_cfg.model:
+                raise ValueError(
+                    f"iw_samples={cfg.iw_samples} sets model.test_iw_samples, which "
+                    f"{run_cfg.model.get('_target_')} does not have (only the VAE family "
+                    "estimates an importance-weighted NLL); drop iw_samples."
+                )
             run_cfg.model.test_iw_samples = int(cfg.iw_samples)
         pl.seed_everything(cfg.seed, workers=True)
         datamodule = hydra.utils.instantiate(run_cfg.data)

@@ -39,6 +39,8 @@ class GenerativeModel(ABC):
     can_encode: bool = False
     #: number of classes the model is conditioned on; 0 = unconditional. Set in __init__.
     num_classes: int = 0
+    #: discrete-latent models: code histogram (K,) of the last validation epoch; else None
+    code_counts: Tensor | None = None
 
     # ----- what every family declares -----------------------------------------------------
     @property

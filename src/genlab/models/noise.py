@@ -42,6 +42,11 @@ class NoiseStreams:
         self._seed = int(base) % 2**63
         self._generator = torch.Generator(device=device)
 
+    @property
+    def seed(self) -> int:
+        """The effective base seed (after ``start``): ``seed`` or the run's seed, mod 2**63."""
+        return self._seed
+
     def get(self, rank: int, step: int, stream: int, device: torch.device) -> torch.Generator:
         """Return the generator seeded for (seed, rank, step, stream) on ``device``."""
         if self._generator is None or self._generator.device != torch.device(device):

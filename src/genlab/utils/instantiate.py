@@ -11,7 +11,13 @@ from pytorch_lightning.loggers import Logger
 
 from genlab.callbacks.checkpoint import resolve_monitor
 from genlab.launch.sweep import apply_sweep_identity
-from genlab.utils.wandb_utils import announce_offline, fall_back_offline, resolve_offline
+from genlab.utils.wandb_utils import (
+    announce_offline,
+    define_summaries,
+    fall_back_offline,
+    resolve_offline,
+    skip_offline_artifacts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +49,13 @@ def instantiate_loggers(cfg: DictConfig | None) -> list[Logger]:
             node = apply_sweep_identity(node)  # multirun: W&B group + swept-key tags
             if node.offline:
                 announce_offline(node.save_dir)
+            log_model = skip_offline_artifacts(
+                node.offline, node.get("log_model"), f"{node.save_dir}/checkpoints"
+            )
+            node = OmegaConf.merge(node, {"log_model": log_model})
+            loggers.append(hydra.utils.instantiate(node))
+            define_summaries(loggers[-1])  # val/fid min, val/elbo max, test/nll_iw min, ...
+            continue
         loggers.append(hydra.utils.instantiate(node))
     return loggers
 

@@ -94,3 +94,39 @@ def finish_wandb(exit_code: int = 0) -> None:
         return
     if wandb.run is not None:
         wandb.finish(exit_code=exit_code)
+
+
+# W&B run summaries per metric (define_metric): the best value, not the last one logged
+SUMMARIES = {
+    "val/fid": "min",
+    "val/kid_mean": "min",
+    "val/is_mean": "max",
+    "val/elbo": "max",
+    "val/bpd": "min",
+    "test/nll_iw": "min",
+    "test/bpd_iw": "min",
+    "val/modes": "max",
+    "val/kl_modes": "min",
+}
+
+
+def define_summaries(logger: object, summaries: dict[str, str] | None = None) -> None:
+    """Declare each metric's W&B summary (``min``/``max``) on a WandbLogger's run, so the Runs
+    table and group-by views compare best values; no-op on ranks other than 0."""
+    run = logger.experiment  # type: ignore[attr-defined]  # a DummyExperiment off rank 0
+    if not callable(getattr(run, "define_metric", None)) or not hasattr(run, "id"):
+        return
+    for key, summary in (summaries or SUMMARIES).items():
+        run.define_metric(key, summary=summary)
+
+
+def skip_offline_artifacts(offline: bool, log_model: object, checkpoint_dir: str) -> object:
+    """Return the ``log_model`` to use: unchanged online; ``False`` offline (Lightning refuses
+    checkpoint artifacts offline), with one line saying so and where the checkpoints are."""
+    if offline and log_model:
+        rank_zero_info(
+            "W&B: offline, so checkpoints are not logged as W&B artifacts (log_model skipped); "
+            f"they stay in {checkpoint_dir}. Log in (wandb login) to upload them as artifacts."
+        )
+        return False
+    return log_model

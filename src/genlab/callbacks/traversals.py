@@ -1,0 +1,105 @@
+"""Per-dimension latent traversals for VAEs (as in the beta-VAE paper, Higgins et al. 2017).
+
+One row per latent dimension: the latent of one validation image is held fixed and the row's
+dimension is set to each value of ``linspace(-span, span, steps)`` (prior standard deviations),
+then decoded. Rows are sorted by the dimension's KL(q(z_d | x) || p(z_d)) on the validation set
+(the model's ``val/kl_dim/NN``), most informative first, so collapsed dimensions (flat rows)
+sink to the bottom. Models without per-dimension KL are sorted by Var_x(E_q[z_d | x]) on one
+validation batch instead (the active-unit statistic). Runs for models that can encode and have
+flat latents (D,); others (VQ-VAE grids, GANs) are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytorch_lightning as pl
+import torch
+
+from genlab.callbacks.images import real_batch, save_and_log_grid
+from genlab.models.contract import require_generative
+
+KL_KEY = re.compile(r"^val/kl_dim/(\d+)$")
+
+
+def traverse(z0: torch.Tensor, dims: list[int], values: torch.Tensor) -> torch.Tensor:
+    """Return latents (len(dims) * S, D): row r sets z0[dims[r]] to each of the S ``values``."""
+    z = z0.reshape(1, 1, -1).repeat(len(dims), values.numel(), 1)
+    for row, d in enumerate(dims):
+        z[row, :, d] = values.to(z)
+    return z.flatten(0, 1)
+
+
+def kl_per_dim(metrics: dict, latent_dim: int) -> torch.Tensor | None:
+    """Return the logged ``val/kl_dim/NN`` values as a (latent_dim,) tensor in nats, or None."""
+    kl = torch.full((latent_dim,), float("nan"))
+    for key, value in metrics.items():
+        m = KL_KEY.match(key)
+        if m and int(m.group(1)) < latent_dim:
+            kl[int(m.group(1))] = float(value)
+    return None if torch.isnan(kl).any() else kl
+
+
+class LatentTraversals(pl.Callback):
+    """Save and log a traversal grid every ``every_n_epochs`` validation epochs (rank 0).
+
+    Args:
+        every_n_epochs: run after every N-th validation epoch (and after the last epoch).
+        steps: values per row (columns of the grid).
+        span: values go from -span to +span (prior standard deviations, the prior is N(0, I)).
+        max_dims: at most this many rows (the highest-KL dimensions).
+        output_dir: root of ``images/traversals/`` (default: the trainer's root dir).
+    """
+
+    def __init__(
+        self,
+        every_n_epochs: int = 5,
+        steps: int = 9,
+        span: float = 3.0,
+        max_dims: int = 16,
+        output_dir: str | None = None,
+    ) -> None:
+        if every_n_epochs < 1 or steps < 2 or max_dims < 1 or span <= 0:
+            raise ValueError(
+                "callbacks.traversals needs every_n_epochs >= 1, steps >= 2, max_dims >= 1 and "
+                f"span > 0; got {every_n_epochs}, {steps}, {max_dims}, {span}"
+            )
+        self.every_n_epochs, self.steps, self.span = every_n_epochs, steps, span
+        self.max_dims, self.output_dir = max_dims, output_dir
+        self.batch_size = 64  # validation images for the fallback variance score
+
+    def _due(self, trainer: pl.Trainer) -> bool:
+        last = trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
+        return last or (trainer.current_epoch + 1) % self.every_n_epochs == 0
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Runs after the model's epoch-end hook, so this epoch's ``val/kl_dim/NN`` are logged."""
+        if trainer.sanity_checking or not trainer.is_global_zero or not self._due(trainer):
+            return
+        model = require_generative(pl_module, "LatentTraversals")
+        shape = tuple(model.latent_shape)
+        if not model.can_encode or len(shape) != 1 or not model.is_image_model:
+            return  # traversals vary one entry of a vector latent of an autoencoder
+        was_training = pl_module.training
+        pl_module.eval()
+        with torch.no_grad():
+            self.make_images(trainer, pl_module, shape[0])
+        pl_module.train(was_training)
+
+    def make_images(self, trainer: pl.Trainer, pl_module, latent_dim: int) -> None:
+        """Encode one validation batch, pick and sort dims, decode the traversal grid."""
+        x, labels = real_batch(trainer, pl_module, self.batch_size)
+        mu = pl_module.encode(x, labels)
+        score = kl_per_dim(trainer.callback_metrics, latent_dim)
+        source = "kl_nats"
+        if score is None:
+            score, source = mu.double().var(0).cpu(), "var_posterior_mean"
+        dims = torch.argsort(score, descending=True)[: self.max_dims].tolist()
+        values = torch.linspace(-self.span, self.span, self.steps)
+        z = traverse(mu[0], dims, values)
+        row_labels = None if labels is None else labels[:1].repeat(z.shape[0])
+        images = pl_module.generate(z, row_labels)
+        path = save_and_log_grid(trainer, "traversals", images, self.steps, self.output_dir)
+        order = {"dims": dims, source: [float(score[d]) for d in dims], "values": values.tolist()}
+        path.with_suffix(".json").write_text(json.dumps(order, indent=1))

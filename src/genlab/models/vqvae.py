@@ -1,0 +1,192 @@
+"""VQ-VAE (van den Oord et al. 2017): conv encoder, vector quantizer, conv decoder.
+
+The loss per batch is the reconstruction NLL in nats per data dimension plus the quantizer's
+loss (beta * commitment, plus the codebook term when codes are not EMA-updated), the
+per-element scale of the paper's MSE objective, so ``beta`` keeps its meaning (0.25).
+
+Sampling uses a **uniform prior over codes** (every position of the latent grid drawn
+independently and uniformly from the K codes). This is not the model of the paper, which fits
+an autoregressive PixelCNN prior over code indices after training; that is future work, and the
+uniform-prior samples are only a check that the decoder maps any code grid to an image.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from genlab.models.contract import GenerativeModel, split_batch
+from genlab.nets.quantizer import QuantizerOutput, VectorQuantizer, perplexity
+from genlab.objectives import bounds
+from genlab.objectives.likelihoods import Likelihood
+from genlab.utils.checks import raise_if_not_finite
+
+
+class VQVAE(GenerativeModel, pl.LightningModule):
+    """Vector-quantized autoencoder with spatial latents (code_dim, h, w).
+
+    Args:
+        encoder: module x (B, C, H, W) -> encodings (B, code_dim, h, w); has ``latent_shape``.
+        decoder: module codes (B, code_dim, h, w) -> likelihood parameters at full resolution.
+        quantizer: the codebook (``genlab.nets.quantizer.VectorQuantizer``).
+        likelihood: observation model p(x | z_q) (Bernoulli, Gaussian, DiscretizedLogistic).
+        optimizer: partial optimizer (Hydra ``_partial_: true``), finished with the parameters.
+        scheduler: optional partial LR scheduler, stepped per epoch.
+    """
+
+    checkpoint_monitor = ("val/recon_bpd", "min")
+    prior = "uniform"  # the sampler draws codes uniformly; no learned prior (see module doc)
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        quantizer: VectorQuantizer,
+        likelihood: Likelihood,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+    ) -> None:
+        super().__init__()
+        enc_shape, dec_shape = tuple(encoder.image_shape), tuple(decoder.image_shape)
+        if enc_shape != dec_shape:
+            raise ValueError(f"encoder expects images {enc_shape} but decoder makes {dec_shape}")
+        if tuple(encoder.latent_shape) != tuple(decoder.latent_shape):
+            raise ValueError(
+                f"encoder makes codes {tuple(encoder.latent_shape)} but decoder takes "
+                f"{tuple(decoder.latent_shape)}: model.decoder.code_dim/downsample must equal "
+                "model.quantizer.code_dim and model.encoder.downsample (conf/model/vqvae.yaml)"
+            )
+        if encoder.latent_shape[0] != quantizer.code_dim:
+            raise ValueError(
+                f"encoder code size {encoder.latent_shape[0]} != quantizer.code_dim "
+                f"{quantizer.code_dim}: set model.encoder.code_dim=${{model.quantizer.code_dim}}"
+            )
+        self.save_hyperparameters(
+            logger=False,
+            ignore=["encoder", "decoder", "quantizer", "likelihood", "optimizer", "scheduler"],
+        )
+        self.encoder, self.decoder = encoder, decoder
+        self.quantizer, self.likelihood = quantizer, likelihood
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.register_buffer("_epoch_counts", torch.zeros(quantizer.num_codes), persistent=False)
+
+    # ----- the contract used by callbacks, metrics and genlab-eval -----
+    can_encode = True
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """(code_dim, h, w): one grid of code vectors."""
+        return tuple(self.encoder.latent_shape)
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        """(C, H, W) of the images the networks were built for."""
+        return tuple(self.encoder.image_shape)
+
+    def sample_noise(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Return code grids from the UNIFORM prior over codes, (num, code_dim, h, w).
+
+        Not a learned prior: each position is an independent uniform draw of the K codes, so
+        samples show what the decoder makes of random code grids, not the data distribution.
+        """
+        _, h, w = self.latent_shape
+        idx = torch.randint(0, self.quantizer.num_codes, (num, h, w), generator=generator)
+        return self.quantizer.lookup(idx.to(self.device)).detach()
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Snap z (N, code_dim, h, w) to the nearest codes and decode: mean images in [0, 1]."""
+        idx = self.quantizer.nearest_grid(z.to(self.device))
+        return self.likelihood.mean(self.decoder(self.quantizer.lookup(idx)))
+
+    def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Return the quantized codes z_q(x), (B, code_dim, h, w)."""
+        return self.quantizer.lookup(self.quantizer.nearest_grid(self.encoder(x)))
+
+    # ----- objective -----
+    def step(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, QuantizerOutput]:
+        """Return (loss, log p(x | z_q) per example in nats (B,), quantizer output)."""
+        q = self.quantizer(self.encoder(x))
+        log_px = self.likelihood.log_prob(self.decoder(q.quantized), x)
+        loss = -log_px.mean() / math.prod(self.data_shape) + self.quantizer.loss(q)
+        return loss, log_px, q
+
+    def _log_terms(self, stage: str, loss, log_px, q: QuantizerOutput, batch_size: int) -> None:
+        train = stage == "train"
+        kw = dict(batch_size=batch_size, sync_dist=not train, on_step=train, on_epoch=True)
+        num_dims = math.prod(self.data_shape)
+        nll = -log_px.mean()
+        _, h, w = self.latent_shape
+        prior_nats = h * w * math.log(self.quantizer.num_codes)  # KL(q || uniform), q one-hot
+        discrete = self.likelihood.discrete
+        self.log(f"{stage}/loss", loss, prog_bar=train, **kw)
+        self.log(f"{stage}/recon", -nll, **kw)
+        self.log(f"{stage}/recon_bpd", bounds.bits_per_dim(nll, num_dims, discrete), **kw)
+        self.log(f"{stage}/bpd", bounds.bits_per_dim(nll + prior_nats, num_dims, discrete), **kw)
+        self.log(f"{stage}/commitment", q.commitment_loss, **kw)
+        if train:
+            self.log("train/perplexity", perplexity(q.counts), **kw)
+            alive = (self.quantizer.cluster_size >= self.quantizer.restart_threshold).sum()
+            self.log("train/codes_alive", alive.float(), on_step=True, on_epoch=False)
+            self.log(
+                "train/restarts", self.quantizer.restarts.float(), on_step=True, on_epoch=False
+            )
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        """One step on NLL per dim + beta * commitment; codebook EMA and restarts run inside."""
+        x, _ = split_batch(batch)
+        loss, log_px, q = self.step(x)
+        raise_if_not_finite(loss, "VQ-VAE loss", self.global_step)
+        self._log_terms("train", loss, log_px, q, x.shape[0])
+        return loss
+
+    def _eval_step(self, stage: str, batch) -> None:
+        x, _ = split_batch(batch)
+        loss, log_px, q = self.step(x)
+        self._log_terms(stage, loss, log_px, q, x.shape[0])
+        self._epoch_counts += q.counts
+
+    def _log_usage(self, stage: str) -> None:
+        """Log perplexity and number of codes used over the whole epoch's assignments."""
+        counts = self._epoch_counts.clone()
+        if self.trainer.world_size > 1:
+            counts = self.all_gather(counts).sum(0)
+        if counts.sum() == 0:
+            return
+        self.code_counts = counts.cpu()  # read by the codebook-usage callback
+        self.log(f"{stage}/perplexity", perplexity(counts), sync_dist=False)
+        self.log(f"{stage}/codes_used", (counts > 0).sum().float(), sync_dist=False)
+        self.log(f"{stage}/code_usage", (counts > 0).float().mean(), sync_dist=False)
+
+    def on_validation_epoch_start(self) -> None:
+        self._epoch_counts.zero_()
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        """Log ``val/*`` terms and accumulate code counts for perplexity and usage."""
+        self._eval_step("val", batch)
+
+    def on_validation_epoch_end(self) -> None:
+        """Log ``val/perplexity``, ``val/codes_used`` and ``val/code_usage`` (fraction of K)."""
+        self._log_usage("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._epoch_counts.zero_()
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        """Log ``test/*`` terms (``test/recon_bpd``: reconstruction bits/dim)."""
+        self._eval_step("test", batch)
+
+    def on_test_epoch_end(self) -> None:
+        """Log ``test/perplexity`` and code usage over the test set."""
+        self._log_usage("test")
+
+    def configure_optimizers(self) -> Any:
+        """Finish the partial optimizer (and scheduler) configured in Hydra."""
+        optimizer = self.optimizer_factory(params=[p for p in self.parameters() if p.requires_grad])
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": self.scheduler_factory(optimizer)}
