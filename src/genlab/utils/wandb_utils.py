@@ -65,8 +65,9 @@ def fall_back_offline(offline: bool) -> bool:
     """Return ``offline``, or True (with a message) when W&B should be online but its server
     cannot be reached: a run with a key and no network logs offline instead of waiting for
     wandb's init timeout and dying."""
-    if offline or os.environ.get("WANDB_MODE", "").lower() == "online":
-        return offline
+    mode = os.environ.get("WANDB_MODE", "").lower()
+    if offline or mode in ("online", "offline", "dryrun", "disabled"):
+        return offline  # explicit: online insists; offline/disabled never contact the server
     if wandb_reachable():
         return False
     host, port = wandb_server()
