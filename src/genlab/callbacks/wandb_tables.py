@@ -62,7 +62,7 @@ class WandbSampleTable(pl.Callback):
         if (trainer.current_epoch + 1) % self.every_n_epochs and not last:
             return
         loggers = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
-        if not loggers or not getattr(pl_module, "is_image_model", False):
+        if not loggers or not require_generative(pl_module, "WandbSampleTable").is_image_model:
             return
         was_training = pl_module.training
         pl_module.eval()

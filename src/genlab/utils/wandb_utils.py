@@ -115,7 +115,9 @@ def define_summaries(logger: object, summaries: dict[str, str] | None = None) ->
     """Declare each metric's W&B summary (``min``/``max``) on a WandbLogger's run, so the Runs
     table and group-by views compare best values; no-op on ranks other than 0."""
     run = logger.experiment  # type: ignore[attr-defined]  # a DummyExperiment off rank 0
-    if not callable(getattr(run, "define_metric", None)) or not hasattr(run, "id"):
+    from wandb.sdk.wandb_run import Run  # lazy: wandb is slow to import
+
+    if not isinstance(run, Run):  # Lightning's dummy experiment off rank 0
         return
     for key, summary in (summaries or SUMMARIES).items():
         run.define_metric(key, summary=summary)
