@@ -9,10 +9,12 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import Callback
 from pytorch_lightning.loggers import Logger
 
+from genlab.callbacks.checkpoint import resolve_monitor
 from genlab.launch.sweep import apply_sweep_identity
 from genlab.utils.wandb_utils import (
     announce_offline,
     define_summaries,
+    fall_back_offline,
     resolve_offline,
     skip_offline_artifacts,
 )
@@ -28,9 +30,13 @@ def _nodes(cfg: DictConfig | None, group: str) -> list[DictConfig]:
     return [node for node in cfg.values() if isinstance(node, DictConfig) and "_target_" in node]
 
 
-def instantiate_callbacks(cfg: DictConfig | None) -> list[Callback]:
-    """Return the Lightning callbacks configured under ``callbacks``."""
-    return [hydra.utils.instantiate(node) for node in _nodes(cfg, "callbacks")]
+def instantiate_callbacks(
+    cfg: DictConfig | None, monitor: tuple[str, str] | None = None
+) -> list[Callback]:
+    """Return the Lightning callbacks configured under ``callbacks``; ``monitor: auto`` takes
+    the model's ``checkpoint_monitor`` (``monitor``: (metric, mode) or None)."""
+    nodes = [resolve_monitor(node, monitor) for node in _nodes(cfg, "callbacks")]
+    return [hydra.utils.instantiate(node) for node in nodes]
 
 
 def instantiate_loggers(cfg: DictConfig | None) -> list[Logger]:
@@ -38,7 +44,8 @@ def instantiate_loggers(cfg: DictConfig | None) -> list[Logger]:
     loggers = []
     for node in _nodes(cfg, "logger"):
         if node._target_.endswith("WandbLogger"):
-            node = OmegaConf.merge(node, {"offline": resolve_offline(node.get("offline"))})
+            offline = fall_back_offline(resolve_offline(node.get("offline")))
+            node = OmegaConf.merge(node, {"offline": offline})
             node = apply_sweep_identity(node)  # multirun: W&B group + swept-key tags
             if node.offline:
                 announce_offline(node.save_dir)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import netrc
 import os
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 from pytorch_lightning.utilities import rank_zero_info
 
 WANDB_HOST = "api.wandb.ai"
+PROBE_TIMEOUT_S = 5.0
 
 
 def has_wandb_login() -> bool:
@@ -38,10 +41,47 @@ def resolve_offline(offline: bool | None) -> bool:
     return not has_wandb_login()
 
 
+def wandb_server() -> tuple[str, int]:
+    """(host, port) that W&B talks to: ``WANDB_BASE_URL``, else api.wandb.ai:443; through
+    ``HTTPS_PROXY``/``HTTP_PROXY`` when one is set (then the proxy is what must be reachable)."""
+    url = os.environ.get("WANDB_BASE_URL") or f"https://{WANDB_HOST}"
+    scheme = urlparse(url).scheme
+    proxy = os.environ.get(f"{scheme}_proxy".upper()) or os.environ.get(f"{scheme}_proxy")
+    parsed = urlparse(proxy or url)
+    return parsed.hostname or WANDB_HOST, parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
+def wandb_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Return True when a TCP connection to the W&B server opens within ``timeout`` seconds."""
+    host, port = wandb_server()
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def fall_back_offline(offline: bool) -> bool:
+    """Return ``offline``, or True (with a message) when W&B should be online but its server
+    cannot be reached: a run with a key and no network logs offline instead of waiting for
+    wandb's init timeout and dying."""
+    mode = os.environ.get("WANDB_MODE", "").lower()
+    if offline or mode in ("online", "offline", "dryrun", "disabled"):
+        return offline  # explicit: online insists; offline/disabled never contact the server
+    if wandb_reachable():
+        return False
+    host, port = wandb_server()
+    rank_zero_info(
+        f"W&B: cannot reach {host}:{port} within {PROBE_TIMEOUT_S:g} s; logging offline instead "
+        "(set WANDB_MODE=online to insist on online logging)."
+    )
+    return True
+
+
 def announce_offline(save_dir: str) -> None:
     """Print one line saying W&B is offline and how to upload the run later."""
     rank_zero_info(
-        f"W&B: no login found, logging offline under {save_dir}/wandb. "
+        f"W&B: logging offline under {save_dir}/wandb. "
         f"Upload later with: wandb sync {save_dir}/wandb/offline-run-*"
     )
 
