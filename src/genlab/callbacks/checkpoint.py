@@ -19,6 +19,8 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_warn
 
+from genlab.models.contract import GenerativeModel
+
 AUTO = "auto"
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -57,7 +59,7 @@ class ModelMonitorCheckpoint(ModelCheckpoint):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """Warn when ``monitor: auto`` reached the callback unresolved (it then ranks nothing)."""
-        declared = getattr(pl_module, "checkpoint_monitor", None)
+        declared = pl_module.checkpoint_monitor if isinstance(pl_module, GenerativeModel) else None
         if self._unresolved_auto and declared is not None:
             rank_zero_warn(
                 f"ModelMonitorCheckpoint got monitor='auto' unresolved, so it keeps the latest "

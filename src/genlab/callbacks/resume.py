@@ -6,6 +6,7 @@ import logging
 import math
 
 import pytorch_lightning as pl
+from torch.optim.lr_scheduler import LRScheduler
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +56,9 @@ class ConfiguredLearningRate(pl.Callback):
                     group["initial_lr"] = lr_new
                 for config in trainer.lr_scheduler_configs:
                     sched = config.scheduler
-                    if getattr(sched, "optimizer", None) is opt and hasattr(sched, "base_lrs"):
+                    if isinstance(sched, LRScheduler) and sched.optimizer is opt:
                         sched.base_lrs[j] = lr_new
-                        if hasattr(sched, "_last_lr"):
-                            sched._last_lr[j] = group["lr"]
+                        sched._last_lr[j] = group["lr"]  # what get_last_lr() reports
                 log.info(
                     f"resumed with a new learning rate: optimizer {i} group {j} "
                     f"{lr_old:g} -> {lr_new:g} (now at lr={group['lr']:g})"
