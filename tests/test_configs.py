@@ -14,7 +14,11 @@ from helpers.config import compose_config
 
 CONF = Path(CONFIG_DIR)
 # models that need other data than the default digits at 28 pixels
-MODEL_DATA = {"gan_mlp": ["data=ring2d"], "sngan": ["data.image_size=32"]}
+MODEL_DATA = {
+    "gan_mlp": ["data=ring2d"],
+    "sngan": ["data.image_size=32"],
+    "sngan_cond": ["data.image_size=32"],
+}
 
 
 def options(group: str) -> list[str]:

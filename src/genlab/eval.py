@@ -3,43 +3,50 @@
 from __future__ import annotations
 
 import logging
-import pickle
-import zipfile
 from pathlib import Path
 
 import hydra
-import pytorch_lightning as pl
-import torch
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from genlab.launch.job import isolated_job
 from genlab.train import CONFIG_DIR
-from genlab.utils.checks import check_model_data
-from genlab.utils.instantiate import instantiate_loggers, instantiate_metrics
-from genlab.utils.run_files import RESOLVED_CONFIG, scalar_metrics, write_json
+from genlab.utils.run_files import RESOLVED_CONFIG
+from genlab.utils.validate import (
+    ConfigValueError,
+    check_file_exists,
+    check_writable_dir,
+    warn_unknown_appended_keys,
+)
 
 log = logging.getLogger(__name__)
 
 
 def load_checkpoint(path: Path) -> dict:
-    """Load a Lightning checkpoint on CPU; raise a clear error if missing or corrupt."""
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"checkpoint not found: {path}. Pass ckpt_path=<run>/checkpoints/last.ckpt "
-            "(relative to where you launch genlab-eval, or absolute)."
+    """Load a Lightning checkpoint on CPU with ``weights_only=True``; raise an error naming the
+    file if it is missing, empty, truncated or not safe to unpickle."""
+    from genlab.callbacks.checkpoint import load_checkpoint_file
+
+    return load_checkpoint_file(path)
+
+
+def output_file(cfg: DictConfig) -> Path:
+    """Where the evaluation JSON goes: ``output_file`` or ``<checkpoint>.eval.json``."""
+    if cfg.get("output_file"):
+        return Path(to_absolute_path(cfg.output_file))
+    return Path(to_absolute_path(cfg.ckpt_path)).with_suffix(".eval.json")
+
+
+def validate_eval_config(cfg: DictConfig) -> None:
+    """Fail before any compute: checkpoint exists, ``iw_samples`` >= 1, output folder writable."""
+    check_file_exists(cfg.ckpt_path, "ckpt_path", "<run>/checkpoints/last.ckpt")
+    k = cfg.get("iw_samples")
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+        raise ConfigValueError(
+            f"iw_samples={k!r} is not valid: it must be an integer >= 1 (K importance samples "
+            "for test/nll_iw), or null to keep the model's test_iw_samples. E.g. iw_samples=5000."
         )
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as err:
-        raise RuntimeError(
-            f"checkpoint {path} is unreadable ({type(err).__name__}: {err}). The file is "
-            "truncated or corrupt (e.g. a job killed while saving): evaluate another "
-            "checkpoint of the run, such as last.ckpt or epoch_*.ckpt."
-        ) from err
-    if "state_dict" not in ckpt:
-        raise RuntimeError(f"{path} is not a Lightning checkpoint (no 'state_dict' key)")
-    return ckpt
+    check_writable_dir(output_file(cfg).parent, "output_file")
+    warn_unknown_appended_keys()
 
 
 def find_run_config(ckpt_path: Path, run_config: str | None) -> DictConfig:
@@ -57,11 +64,20 @@ def find_run_config(ckpt_path: Path, run_config: str | None) -> DictConfig:
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Evaluate ``cfg.ckpt_path`` on ``cfg.split``; return metrics and write them as JSON."""
+    validate_eval_config(cfg)  # before torch/Lightning are imported
+    import pytorch_lightning as pl
+
+    from genlab.launch.job import isolated_job
+    from genlab.utils.checks import check_model_data
+    from genlab.utils.instantiate import instantiate_loggers, instantiate_metrics
+    from genlab.utils.resume import check_state_dict_matches
+    from genlab.utils.run_files import scalar_metrics, write_json
+
     with isolated_job():
         ckpt_path = Path(to_absolute_path(cfg.ckpt_path))
         ckpt = load_checkpoint(ckpt_path)
         run_cfg = find_run_config(ckpt_path, cfg.get("run_config"))
-        if cfg.get("iw_samples"):
+        if cfg.get("iw_samples") is not None:
             if "test_iw_samples" not in run_cfg.model:
                 raise ValueError(
                     f"iw_samples={cfg.iw_samples} sets model.test_iw_samples, which "
@@ -73,6 +89,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         datamodule = hydra.utils.instantiate(run_cfg.data)
         model = hydra.utils.instantiate(run_cfg.model)
         check_model_data(model, datamodule)
+        check_state_dict_matches(ckpt, ckpt_path, model, run_cfg.model)
         model.load_state_dict(ckpt["state_dict"])
         loggers = instantiate_loggers(cfg.get("logger"))
         callbacks = instantiate_metrics(cfg.get("metrics"), datamodule)
@@ -90,10 +107,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             "global_step": ckpt.get("global_step"),
             "seed": cfg.seed,
             "split": cfg.split,
+            "iw_samples": run_cfg.model.get("test_iw_samples"),
             "metrics": metrics,
             "metrics_protocol": next((c.protocol for c in callbacks if c.protocol), None),
         }
-        out = write_json(record, ckpt_path.with_suffix(".eval.json"))
+        out = write_json(record, output_file(cfg))
         print_table(metrics)
         log.info(f"wrote {out}")
         return metrics

@@ -2,15 +2,19 @@
 
     genlab-report runs=outputs/train/multiruns/<time> columns=[test/nll_iw,val/elbo]
 
-Reads every run folder below ``runs`` (each has ``metrics.json`` and
-``.hydra/resolved_config.yaml``), groups runs that differ only in ``seed`` (or by the
-config keys in ``group_by``), and writes ``report.md`` and ``report.csv`` beside them.
+Reads every run folder below ``runs`` (``.hydra/resolved_config.yaml`` and ``metrics.json``),
+groups the runs of a sweep by its swept keys other than ``seed`` (recorded in the sweep's
+``sweep.yaml``), or else by every config key that varies except seeds and per-run paths/ids
+(or by ``group_by``), and writes ``report.md`` and ``report.csv`` beside them. Unfinished or
+corrupt runs and NaN values are listed, never silently averaged.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
+import math
 from pathlib import Path
 
 import hydra
@@ -18,10 +22,18 @@ import pandas as pd
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
+from genlab.bench.references import comparability, find_reference, load_references, verdict
+from genlab.launch.sweep import SWEEP_FILE
 from genlab.train import CONFIG_DIR
 from genlab.utils.run_files import RESOLVED_CONFIG
 
 log = logging.getLogger(__name__)
+
+# config keys that differ between runs of one setting: seeds, per-run folders and run ids
+PER_RUN_KEYS = (
+    "seed", "*.seed", "*_seed", "paths.*", "*dirpath", "*save_dir", "*default_root_dir",
+    "*output_dir", "*cache_dir", "*root", "logger.*.id", "logger.*.group", "logger.*.tags", "tags",
+)  # fmt: skip
 
 
 def _flatten(node: dict, prefix: str = "") -> dict[str, object]:
@@ -35,80 +47,178 @@ def _flatten(node: dict, prefix: str = "") -> dict[str, object]:
     return out
 
 
-def collect_runs(root: Path) -> pd.DataFrame:
-    """Return one row per run below ``root``: flattened config keys plus its metrics."""
-    rows = []
-    for metrics_file in sorted(root.rglob("metrics.json")):
-        config_file = metrics_file.parent / ".hydra" / RESOLVED_CONFIG
-        if not config_file.is_file():
-            continue
-        config = OmegaConf.to_container(OmegaConf.load(config_file))
-        row = {f"cfg.{k}": v for k, v in _flatten(config).items()}
-        row.update(json.loads(metrics_file.read_text()))
-        row["run"] = str(metrics_file.parent)
-        rows.append(row)
+def _read_run(run_dir: Path) -> tuple[dict | None, str | None]:
+    """Return (row, None) for a finished run, or (None, why it cannot be used)."""
+    config_file = run_dir / ".hydra" / RESOLVED_CONFIG
+    metrics_file = run_dir / "metrics.json"
+    if not config_file.is_file():
+        return None, f"{run_dir}: unfinished (no .hydra/{RESOLVED_CONFIG})"
+    if not metrics_file.is_file():
+        return None, f"{run_dir}: unfinished (no metrics.json)"
+    try:
+        metrics = json.loads(metrics_file.read_text())
+        if not isinstance(metrics, dict):
+            raise ValueError(f"expected a JSON object, got {type(metrics).__name__}")
+    except (ValueError, UnicodeDecodeError) as err:
+        return None, f"{metrics_file}: corrupt ({err})"
+    config = OmegaConf.to_container(OmegaConf.load(config_file))
+    row: dict[str, object] = {f"cfg.{k}": v for k, v in _flatten(config).items()}
+    row.update(metrics)
+    row["run"] = str(run_dir)
+    return row, None
+
+
+def scan_runs(root: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Return one row per finished run below ``root`` (flattened ``cfg.`` keys, its metrics,
+    ``run``) and a list of problems: unfinished runs and unreadable ``metrics.json`` files."""
+    dirs = {p.parent.parent for p in root.rglob(f".hydra/{RESOLVED_CONFIG}")}
+    dirs |= {p.parent for p in root.rglob("metrics.json")}
+    dirs |= {p.parent.parent for p in root.rglob(".hydra/overrides.yaml")}
+    rows, problems = [], []
+    for run_dir in sorted(dirs):
+        row, problem = _read_run(run_dir)
+        if row is not None:
+            rows.append(row)
+        else:
+            problems.append(problem)
     if not rows:
         raise FileNotFoundError(
             f"no finished runs below {root} (looked for metrics.json beside "
             f".hydra/{RESOLVED_CONFIG}); pass runs=<a run or multirun folder>"
+            + (f". Problems: {'; '.join(problems)}" if problems else "")
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), problems
 
 
-def varying_keys(runs: pd.DataFrame, ignore: tuple[str, ...] = ("seed", "paths.")) -> list[str]:
-    """Return config columns whose value differs between runs, except seeds and paths."""
-    cols = [c for c in runs.columns if c.startswith("cfg.")]
-    return [
-        c for c in cols if runs[c].astype(str).nunique() > 1 and not any(i in c[4:] for i in ignore)
-    ]
+def collect_runs(root: Path) -> pd.DataFrame:
+    """Return one row per finished run below ``root`` (see ``scan_runs``)."""
+    return scan_runs(root)[0]
+
+
+def is_per_run_key(key: str) -> bool:
+    """Return True for config keys that differ per run of one setting (seeds, paths, ids)."""
+    return any(fnmatch.fnmatchcase(key, pattern) for pattern in PER_RUN_KEYS)
+
+
+def varying_keys(runs: pd.DataFrame) -> list[str]:
+    """Return ``cfg.`` columns whose value differs between runs, except per-run keys."""
+    cols = [c for c in runs.columns if c.startswith("cfg.") and not is_per_run_key(c[4:])]
+    return [c for c in cols if runs[c].astype(str).nunique() > 1]
+
+
+def _swept_label(run_dir: Path) -> str | None:
+    """Return ``key=value ...`` of this run's swept overrides other than seed, read from its
+    sweep's ``sweep.yaml`` and its own ``.hydra/overrides.yaml``; None outside a sweep."""
+    sweep_file = run_dir.parent / SWEEP_FILE
+    overrides_file = run_dir / ".hydra" / "overrides.yaml"
+    if not sweep_file.is_file() or not overrides_file.is_file():
+        return None
+    keys = [k for k in OmegaConf.load(sweep_file).get("swept_keys", []) if not is_per_run_key(k)]
+    values = {}
+    for item in OmegaConf.load(overrides_file):
+        key, _, value = str(item).partition("=")
+        values[key.lstrip("+~")] = value
+    return " ".join(f"{k}={values[k]}" for k in keys if k in values)
+
+
+def group_labels(runs: pd.DataFrame, group_by: list[str]) -> tuple[pd.Series, str]:
+    """Return each run's group label and how the groups were chosen (for the log).
+
+    ``group_by`` keys: their values joined by spaces; else a sweep's swept keys except seed
+    (``model=iwae``); else ``key=value`` of every varying config key except per-run keys.
+    """
+    if group_by:
+        missing = [k for k in group_by if f"cfg.{k}" not in runs]
+        if missing:
+            raise KeyError(f"group_by keys {missing} are not in the runs' configs")
+        labels = runs[[f"cfg.{k}" for k in group_by]].astype(str).agg(" ".join, axis=1)
+        return labels, f"group_by={group_by}"
+    swept = [_swept_label(Path(r)) for r in runs["run"]]
+    if all(s is not None for s in swept):
+        sweeps = [Path(r).parent.name for r in runs["run"]]
+        if len(set(sweeps)) > 1:  # several sweeps (e.g. a genlab-bench folder): never merge them
+            swept = [f"{d} {s}".strip() for d, s in zip(sweeps, swept, strict=True)]
+        return pd.Series(swept, index=runs.index), "the sweep's swept keys except seed"
+    keys = varying_keys(runs)
+    labels = runs[keys].astype(str).apply(
+        lambda row: " ".join(f"{k[4:]}={v}" for k, v in row.items()), axis=1
+    ) if keys else pd.Series("", index=runs.index)  # fmt: skip
+    return labels, f"varying config keys {[k[4:] for k in keys]}"
+
+
+def metric_stats(values: pd.Series) -> tuple[float, float, int, int]:
+    """Return (mean, sample std, number of finite values, number of NaN/missing/inf values)."""
+    numbers = pd.to_numeric(values, errors="coerce").astype(float)
+    finite = numbers[numbers.apply(math.isfinite)]
+    std = float(finite.std(ddof=1)) if len(finite) > 1 else float("nan")
+    mean = float(finite.mean()) if len(finite) else float("nan")
+    return mean, std, len(finite), len(numbers) - len(finite)
+
+
+def format_cell(mean: float, std: float, n: int, bad: int) -> str:
+    """Return ``mean ± std``, with ``(n=2 of 3: 1 NaN or missing)`` when values were dropped."""
+    if n == 0:
+        return "n/a"
+    cell = f"{mean:.2f} ± {std:.2f}"
+    return cell + (f" (n={n} of {n + bad}: {bad} NaN or missing)" if bad else "")
 
 
 def summarize(
-    runs: pd.DataFrame, metrics: list[str], group_by: list[str], references: dict
+    runs: pd.DataFrame, metrics: list[str], group_by: list[str], references: list | dict
 ) -> pd.DataFrame:
-    """Return mean, std and count per group for each metric, with the paper's number."""
-    keys = [f"cfg.{k}" for k in group_by] if group_by else varying_keys(runs)
-    grouped = runs.groupby(keys, dropna=False) if keys else [((), runs)]
+    """Return one row per group: its label, number of runs, mean ± std per metric, and per
+    metric with a paper number: the number (or why it is not comparable) and a verdict."""
+    refs = references if isinstance(references, list) else load_references(references)
+    labels, how = group_labels(runs, group_by)
+    log.info(f"groups: by {how}")
     rows = []
-    for name, group in grouped:
-        name = name if isinstance(name, tuple) else (name,)
-        row = {k[4:]: v for k, v in zip(keys, name, strict=True)}
+    for label, group in runs.groupby(labels, sort=True):
+        row: dict[str, object] = {"group": label}
+        if group_by:
+            row.update({k: group[f"cfg.{k}"].iloc[0] for k in group_by})
         row["seeds"] = len(group)
+        configs = [
+            {k[4:]: v for k, v in r.items() if k.startswith("cfg.")} for _, r in group.iterrows()
+        ]
         for metric in metrics:
-            values = pd.to_numeric(group.get(metric), errors="coerce").dropna()
-            std = values.std(ddof=1) if len(values) > 1 else float("nan")
-            row[metric] = f"{values.mean():.2f} ± {std:.2f}" if len(values) else "n/a"
-        label = " ".join(str(v) for v in name)
-        for metric in metrics:
-            ref = references.get(label, {}).get(metric)
+            stats = metric_stats(
+                group[metric] if metric in group else pd.Series([None] * len(group))
+            )
+            row[metric] = format_cell(*stats)
+            ref = find_reference(refs, str(label), metric)
             if ref is not None:
-                row[f"{metric} (paper)"] = ref
+                reason = comparability(ref, configs)
+                row[f"{metric} (paper)"] = ref.value if reason is None else "not comparable"
+                row[f"{metric} verdict"] = verdict(stats[0], stats[1], ref, reason)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """Return the table as GitHub markdown (plain text if tabulate is missing)."""
+    try:
+        return table.to_markdown(index=False)
+    except ImportError:
+        return table.to_string(index=False)
 
 
 def report(cfg: DictConfig) -> pd.DataFrame:
     """Build the table for ``cfg.runs``; write report.md and report.csv; return the table."""
     root = Path(to_absolute_path(cfg.runs))
-    runs = collect_runs(root)
-    refs = OmegaConf.to_container(cfg.references) if cfg.get("references") else {}
-    if cfg.get("references_file"):
-        refs.update(OmegaConf.to_container(OmegaConf.load(to_absolute_path(cfg.references_file))))
+    runs, problems = scan_runs(root)
+    files = [to_absolute_path(cfg.references_file)] if cfg.get("references_file") else []
+    refs = load_references(cfg.get("references"), files)
     table = summarize(runs, list(cfg.columns), list(cfg.get("group_by") or []), refs)
-    markdown = table.to_markdown(index=False) if _has_tabulate() else table.to_string()
+    markdown = to_markdown(table)
+    if problems:
+        markdown += "\n\nNot averaged:\n" + "\n".join(f"- {p}" for p in problems)
+        for problem in problems:
+            log.warning(f"not averaged: {problem}")
     (root / "report.md").write_text(markdown + "\n")
     table.to_csv(root / "report.csv", index=False)
     print(markdown)
     log.info(f"wrote {root / 'report.md'} and report.csv ({len(runs)} runs)")
     return table
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="report")

@@ -6,25 +6,21 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
-import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
-from genlab.launch import ddp
-from genlab.launch.job import isolated_job
-from genlab.utils.checks import adapt_data_to_model, check_model_data
-from genlab.utils.instantiate import (
-    instantiate_callbacks,
-    instantiate_loggers,
-    instantiate_metrics,
-)
-from genlab.utils.run_files import save_resolved_config, scalar_metrics, write_json
-from genlab.utils.torch_env import drop_nvml_check_without_gpu
+from genlab.utils import run_dir
+from genlab.utils.validate import validate_train_config
+
+if TYPE_CHECKING:  # torch and Lightning load inside train(), after the config is validated
+    import pytorch_lightning as pl
 
 log = logging.getLogger(__name__)
 
 CONFIG_DIR = os.environ.get("GENLAB_CONFIG_DIR", str(Path(__file__).resolve().parents[2] / "conf"))
+run_dir.register_resolver()  # ${genlab_unique_dir:...} in conf/hydra/default.yaml
 
 
 def log_hyperparameters(
@@ -43,6 +39,22 @@ def log_hyperparameters(
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Run one training job; return its final metrics (floats) keyed like ``val/elbo``."""
+    validate_train_config(cfg)  # bad values fail here, before torch/Lightning are imported
+    import pytorch_lightning as pl
+
+    from genlab.callbacks.optimized_metric import OptimizedMetricCheck
+    from genlab.launch import ddp
+    from genlab.launch.job import isolated_job
+    from genlab.utils.checks import adapt_data_to_model, check_model_data
+    from genlab.utils.instantiate import (
+        instantiate_callbacks,
+        instantiate_loggers,
+        instantiate_metrics,
+    )
+    from genlab.utils.resume import check_resume_checkpoint
+    from genlab.utils.run_files import save_resolved_config, scalar_metrics, write_json
+    from genlab.utils.torch_env import drop_nvml_check_without_gpu
+
     with isolated_job():
         drop_nvml_check_without_gpu()  # ~0.9 ms per optimizer step on CPU-only machines
         child = ddp.is_ddp_child()
@@ -55,8 +67,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
             datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
             model: pl.LightningModule = hydra.utils.instantiate(cfg.model)
             check_model_data(model, datamodule)
-            callbacks = instantiate_callbacks(cfg.get("callbacks"))
+            check_resume_checkpoint(cfg, model)
+            monitor = getattr(model, "checkpoint_monitor", None)
+            callbacks = instantiate_callbacks(cfg.get("callbacks"), monitor=monitor)
             callbacks += instantiate_metrics(cfg.get("metrics"), datamodule)
+            if cfg.get("optimized_metric"):  # a typo fails after one epoch, not after the trial
+                callbacks.append(OptimizedMetricCheck(cfg.optimized_metric))
             loggers = instantiate_loggers(cfg.get("logger"))
             trainer: pl.Trainer = hydra.utils.instantiate(
                 cfg.trainer, callbacks=callbacks, logger=loggers or False

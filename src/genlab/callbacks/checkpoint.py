@@ -1,31 +1,185 @@
-"""ModelCheckpoint whose monitored metric comes from the model, so one config serves all models."""
+"""Checkpoints that are always the real last state: a ModelCheckpoint whose ``last.ckpt`` follows
+every epoch, the monitored metric taken from the model at instantiation, and a CheckpointIO
+that writes atomically and loads with ``weights_only=True``. See docs/reliability.md."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
 import pytorch_lightning as pl
 import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.utilities import rank_zero_warn
+
+from genlab.models.contract import GenerativeModel
+
+AUTO = "auto"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def resolve_monitor(node: DictConfig, monitor: tuple[str, str] | None) -> DictConfig:
+    """Return a callback config with ``monitor: auto`` replaced by the model's (metric, mode).
+
+    ``monitor`` is the model's ``checkpoint_monitor`` class attribute (e.g. ``("val/elbo",
+    "max")``); ``None`` means the model has no metric to rank checkpoints by, so every epoch's
+    checkpoint is kept as ``last.ckpt`` and the top-k file. Nodes without ``monitor: auto`` are
+    returned unchanged.
+    """
+    if node.get("monitor") != AUTO:
+        return node
+    metric, mode = monitor if monitor is not None else (None, node.get("mode", "min"))
+    return OmegaConf.merge(node, {"monitor": metric, "mode": mode})
 
 
 class ModelMonitorCheckpoint(ModelCheckpoint):
-    """ModelCheckpoint with ``monitor="auto"``: take (metric, mode) from the model.
+    """ModelCheckpoint whose ``last.ckpt`` is rewritten at the end of every epoch.
 
-    A LightningModule declares ``checkpoint_monitor = ("val/elbo", "max")`` (VAE) or
-    ``("val/fid", "min")``; ``None`` keeps only the last checkpoint. Lightning's
-    ModelCheckpoint needs the metric at construction; Hydra builds callbacks before the
-    model is known to them, hence this small subclass.
+    Lightning 2.6 rewrites ``last.ckpt`` only when a top-k checkpoint is saved in that epoch,
+    so with a monitored metric that stops improving, ``last.ckpt`` falls behind the training
+    state. Here it is written after every validation (and every training epoch) in which it
+    was not already written, so resuming from it loses at most the epoch in progress.
+    ``monitor="auto"`` is resolved with :func:`resolve_monitor` before construction
+    (genlab-train does so from the model's ``checkpoint_monitor``); left unresolved it ranks
+    nothing (like ``monitor=None``) and says so at setup.
     """
 
-    def __init__(self, monitor: str | None = "auto", mode: str = "min", **kwargs) -> None:
-        self._auto = monitor == "auto"
-        super().__init__(monitor=None if self._auto else monitor, mode=mode, **kwargs)
+    def __init__(self, monitor: str | None = None, **kwargs: Any) -> None:
+        self._unresolved_auto = monitor == AUTO
+        super().__init__(monitor=None if self._unresolved_auto else monitor, **kwargs)
+        self._last_written_step = -1
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if self._auto:
-            monitor = getattr(pl_module, "checkpoint_monitor", None)
-            if monitor is not None:
-                self.monitor, self.mode = monitor
-                inf = torch.tensor(torch.inf)
-                self.kth_value = inf if self.mode == "min" else -inf
-                self.save_top_k = max(self.save_top_k, 1)
+        """Warn when ``monitor: auto`` reached the callback unresolved (it then ranks nothing)."""
+        declared = pl_module.checkpoint_monitor if isinstance(pl_module, GenerativeModel) else None
+        if self._unresolved_auto and declared is not None:
+            rank_zero_warn(
+                f"ModelMonitorCheckpoint got monitor='auto' unresolved, so it keeps the latest "
+                f"epoch only instead of the best by {declared}. genlab-train resolves it with "
+                "genlab.callbacks.checkpoint.resolve_monitor; elsewhere pass monitor=<metric>."
+            )
         super().setup(trainer, pl_module, stage)
+
+    def _save_last_checkpoint(self, trainer: pl.Trainer, monitor_candidates: dict) -> None:
+        super()._save_last_checkpoint(trainer, monitor_candidates)
+        if self.save_last:
+            self._last_written_step = trainer.global_step
+
+    def _ensure_last(self, trainer: pl.Trainer) -> None:
+        """Write ``last.ckpt`` unless it already holds this global step."""
+        if not self.save_last or self._should_skip_saving_checkpoint(trainer):
+            return
+        if self._last_written_step != trainer.global_step:
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Lightning's top-k/last logic, then ``last.ckpt`` if it was skipped."""
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._ensure_last(trainer)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Lightning's top-k/last logic, then ``last.ckpt`` if this epoch did not write it."""
+        super().on_train_epoch_end(trainer, pl_module)
+        self._ensure_last(trainer)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoint files that are either the old or the new complete file, never a truncated one.
+
+    ``save_checkpoint`` serialises into a temporary file in the destination folder (same
+    filesystem, unlike ``$TMPDIR``), flushes and fsyncs it, then ``os.replace``s it over the
+    target and fsyncs the folder; on any error (full disk, kill) the temporary file is removed
+    and the previous checkpoint is untouched. ``load_checkpoint`` uses ``weights_only=True``
+    unless the caller explicitly passes False, so a checkpoint cannot run code when resumed.
+    """
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None
+    ) -> None:
+        """Write ``checkpoint`` to ``path`` atomically (local paths only)."""
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options")
+        atomic_torch_save(checkpoint, Path(path))
+
+    def load_checkpoint(
+        self, path: str | Path, map_location: Any = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        """Load a checkpoint with ``weights_only=True`` (unless False is passed explicitly)."""
+        return load_checkpoint_file(Path(path), map_location, weights_only is not False)
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """``torch.save`` ``obj`` to ``path`` via a fsynced temporary file in the same folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; match a plain open()
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable (no-op where folders cannot be opened, e.g. Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint_file(
+    path: Path, map_location: Any = "cpu", weights_only: bool = True
+) -> dict[str, Any]:
+    """Load a checkpoint; raise an error naming the file when it is missing, empty, truncated,
+    or needs full unpickling (which would let the file run code)."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"checkpoint not found: {path}. Pass ckpt_path=<run>/checkpoints/last.ckpt "
+            "(relative to where you launch, or absolute)."
+        )
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=weights_only)
+    except pickle.UnpicklingError as err:
+        if "weights_only" in str(err) or "Weights only" in str(err):
+            raise RuntimeError(
+                f"checkpoint {path} holds objects other than tensors and plain values, and "
+                "loading them would run code from the file; genlab loads checkpoints with "
+                "weights_only=True. Use a checkpoint written by genlab-train."
+            ) from err
+        raise _unreadable(path, err) from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
+        raise _unreadable(path, err) from err
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise RuntimeError(f"{path} is not a Lightning checkpoint (no 'state_dict' key)")
+    return ckpt
+
+
+def _unreadable(path: Path, err: BaseException) -> RuntimeError:
+    size = path.stat().st_size if path.exists() else 0
+    return RuntimeError(
+        f"checkpoint {path} ({size} bytes) is unreadable ({type(err).__name__}: {err}). The "
+        "file is empty, truncated or corrupt: use another checkpoint of the run, such as "
+        "<run>/checkpoints/last.ckpt or epoch_*.ckpt."
+    )

@@ -20,6 +20,7 @@ from pytorch_lightning.trainer.states import TrainerFn
 
 from genlab.metrics.cache import ReferenceCache
 from genlab.metrics.collection import SampleQualityMetrics, validate_metric_names
+from genlab.metrics.conditional import conditional_sample_metrics, real_labels
 from genlab.metrics.extractors import EXTRACTORS, auto_extractor, build_extractor
 from genlab.metrics.protocol import protocol_record
 from genlab.metrics.sampling import add_generated, add_reference
@@ -50,6 +51,11 @@ class SampleQualityCallback(pl.Callback):
         metrics: subset of fid, is, kid, pr.
         seed: seed of the noise (rank r uses seed + r * 1000003) and of IS/KID's subsets.
         on_test: also evaluate at the end of ``trainer.test``.
+        conditional: for class-conditional models, also log ``<stage>/class_acc`` (accuracy
+            of the extractor's classifier on samples for uniform requested labels, when its
+            classes are the data's) and ``<stage>/fid_class_mean`` (per-class FID over the
+            classes with >= ``per_class_min_samples`` real and fake images); per-class values
+            go to the protocol record under ``conditional`` (see ``genlab.metrics.conditional``).
         is_splits, kid_subsets, kid_subset_size, pr_k: metric settings (torch-fidelity's).
     """
 
@@ -71,6 +77,8 @@ class SampleQualityCallback(pl.Callback):
         kid_subsets: int = 100,
         kid_subset_size: int = 1000,
         pr_k: int = 3,
+        conditional: bool = True,
+        per_class_min_samples: int = 100,
     ) -> None:
         super().__init__()
         for key, value, low in (
@@ -95,6 +103,7 @@ class SampleQualityCallback(pl.Callback):
         self.test_reference_split = test_reference_split or reference_split
         self.cache = ReferenceCache(cache_dir) if cache_dir else None
         self.seed, self.on_test = int(seed), on_test
+        self.conditional, self.per_class_min_samples = conditional, int(per_class_min_samples)
         self.metric_kwargs = dict(
             is_splits=is_splits, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, pr_k=pr_k
         )
@@ -185,8 +194,42 @@ class SampleQualityCallback(pl.Callback):
         if stage == "val" and "fid" in results:
             self.best_fid = min(self.best_fid, results["fid"])
             pl_module.log("val/fid_best", self.best_fid, sync_dist=False)
+        if self.conditional and model.conditional:
+            self._conditional(trainer, pl_module, model, stage, split, num_real, suite.extractor)
         self._write_wandb(trainer, stage)
         return self.last_results
+
+    def _conditional(self, trainer, pl_module, model, stage, split, num_real, extractor) -> None:
+        """Class accuracy and per-class FID of a conditional model (its own sample pass, same
+        seed on every rank, so every rank logs the same values); per-class lists -> protocol."""
+        datamodule = trainer.datamodule
+        was_training = pl_module.training
+        pl_module.eval()
+        try:
+            result = conditional_sample_metrics(
+                model,
+                extractor,
+                num=self.num_fake,
+                seed=self.seed,
+                real_images=datamodule.real_images(split, num_real, grey=True),
+                real_labels=real_labels(datamodule, split, num_real),
+                num_classes=model.num_classes,
+                min_class_samples=self.per_class_min_samples,
+                batch_size=self.batch_size,
+            )
+        finally:
+            pl_module.train(was_training)
+        for key in ("class_acc", "fid_class_mean"):
+            value = result.get(key)
+            if isinstance(value, float) and math.isfinite(value):
+                self.last_results[f"{stage}/{key}"] = value
+                pl_module.log(f"{stage}/{key}", value, sync_dist=False)
+        self.protocol["conditional"] = {
+            "classifier": extractor.name,
+            "num_fake": self.num_fake,
+            "num_real": num_real,
+            **result,
+        }
 
     def _write_wandb(self, trainer: pl.Trainer, stage: str) -> None:
         """Rank 0: protocol into the W&B config and summary (``metrics_protocol`` for val,

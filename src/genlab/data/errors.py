@@ -9,6 +9,10 @@ class DatasetNotFoundError(FileNotFoundError):
     """A dataset's files are not where torchvision expects them and could not be downloaded."""
 
 
+class DatasetCorruptError(RuntimeError):
+    """A dataset's files exist but cannot be read (truncated download, wrong file)."""
+
+
 def dataset_not_found(
     dataset: str,
     folder: str,

@@ -8,6 +8,7 @@ torchvision expects there, and the config keys that fix it.
 from __future__ import annotations
 
 import os
+import pickle
 from typing import Any, ClassVar
 
 import torch
@@ -17,7 +18,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from genlab.data.base import ImageDataModule, check_int, seeded_generator
-from genlab.data.errors import DatasetNotFoundError, dataset_not_found
+from genlab.data.errors import DatasetCorruptError, DatasetNotFoundError, dataset_not_found
 
 
 def resize_uint8(images: torch.Tensor, image_size: int, chunk: int = 8192) -> torch.Tensor:
@@ -82,12 +83,31 @@ class TorchvisionImageDataModule(ImageDataModule):
         """Return torchvision's dataset for one split, or raise DatasetNotFoundError."""
         try:
             return self.tv_class(self.root, train=train, download=download)
+        except (AssertionError, EOFError, ValueError, pickle.UnpicklingError) as err:
+            raise self._corrupt(train, err) from err  # files present but unreadable
         except Exception as err:
             # torchvision raises RuntimeError for missing/corrupt files; a failed download can
             # raise anything (URLError, HTTPError, tarfile errors), so all of those count.
             if download or isinstance(err, RuntimeError):
                 raise self._not_found(err) from err
             raise
+
+    def _corrupt(self, train: bool, cause: BaseException) -> DatasetCorruptError:
+        """The error for files that exist but cannot be read, naming each file with its size."""
+        folder = self.folder()
+        sizes = []
+        for name in self.expected_files():
+            path = os.path.join(folder, name)
+            size = f"{os.path.getsize(path):,} bytes" if os.path.isfile(path) else "missing"
+            sizes.append(f"{path} ({size})")
+        split = "train" if train else "test"
+        return DatasetCorruptError(
+            f"{self.display_name} files are corrupt or truncated: reading the {split} split "
+            f"failed ({type(cause).__name__}: {cause or 'bad file header'}). Files: "
+            + "; ".join(sizes)
+            + ". Fix: delete them and re-download (data.download=true), or copy intact files "
+            "into that folder."
+        )
 
     # ----- Lightning hooks ---------------------------------------------------------------
     def prepare_data(self) -> None:

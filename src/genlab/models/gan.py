@@ -32,8 +32,10 @@ from torch import Tensor, nn
 from genlab.models.compile import compile_nets
 from genlab.models.contract import GenerativeModel, split_batch
 from genlab.models.ema import EMASchedule
-from genlab.models.noise import D_STEP, G_STEP, GP_STEP, NoiseStreams
+from genlab.models.gan_terms import GANTerms
+from genlab.models.noise import AUG_D_STEP, AUG_G_STEP, D_STEP, G_STEP, GP_STEP, NoiseStreams
 from genlab.models.outputs import GANStepOutput
+from genlab.objectives.diffaugment import parse_policy
 from genlab.objectives.gan_losses import d_output_mean, get_loss
 from genlab.objectives.penalties import DiscriminatorPenalties
 from genlab.utils.checks import raise_if_not_finite
@@ -67,6 +69,8 @@ class GAN(GenerativeModel, pl.LightningModule):
         ema_decay: generator EMA decay (None = no EMA); ema_start_step, ema_rampup: see
             ``genlab.models.ema.ema_beta``.
         seed: base seed of the training noise; None = the ``seed_everything`` seed.
+        diffaugment, lecam_weight, lecam_decay, acgan_weight: DiffAugment policy, LeCam and
+            ACGAN terms, see :class:`genlab.models.gan_terms.GANTerms` (all off by default).
         compile: ``model.compile``: false, true or a torch.compile mode; compiles G and (when
             no gradient penalty needs a double backward, which torch.compile does not support)
             D in place (``genlab.models.compile``); the EMA copy stays eager.
@@ -100,9 +104,15 @@ class GAN(GenerativeModel, pl.LightningModule):
         ema_start_step: int = 0,
         ema_rampup: bool = False,
         seed: int | None = None,
+        diffaugment: str | None = None,
+        lecam_weight: float = 0.0,
+        lecam_decay: float = 0.99,
+        acgan_weight: float = 0.0,
         compile: bool | str = False,
     ) -> None:
         super().__init__()
+        # a plain string in hparams (a ListConfig would not load with weights_only=True)
+        diffaugment = ",".join(parse_policy(diffaugment)) or None
         # Nets and optimizer/scheduler partials stay out of hparams so checkpoints hold plain
         # values and load with torch.load(weights_only=True); the config recreates them.
         self.save_hyperparameters(logger=False, ignore=["generator", "discriminator", *PARTIALS])
@@ -118,6 +128,9 @@ class GAN(GenerativeModel, pl.LightningModule):
                 f"model.num_classes must be >= 0 (0 = unconditional), got {num_classes}"
             )
         self.num_classes = int(num_classes)
+        self._check_conditioning(generator, discriminator)
+        self.terms = GANTerms(diffaugment, lecam_weight, lecam_decay, acgan_weight)
+        self.terms.check(discriminator, self.num_classes)
         self.penalties = DiscriminatorPenalties(gp_weight, r1_gamma)
         if self.penalties.per_example and any(
             isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d) for m in discriminator.modules()
@@ -154,6 +167,16 @@ class GAN(GenerativeModel, pl.LightningModule):
                 "give both nets the same data.image_size / data.channels."
             )
 
+    def _check_conditioning(self, generator: nn.Module, discriminator: nn.Module) -> None:
+        """Conditional nets need ``model.num_classes`` equal to theirs (and > 0)."""
+        for name, net in (("generator", generator), ("discriminator", discriminator)):
+            net_classes = int(getattr(net, "num_classes", 0) or 0)
+            if net_classes and net_classes != self.num_classes:
+                raise ValueError(
+                    f"model.{name}.num_classes={net_classes} but model.num_classes="
+                    f"{self.num_classes}; set both to ${{data.num_classes}} (labelled data)."
+                )
+
     # ------------------------------------------------------------------ the model contract
     @property
     def latent_shape(self) -> tuple[int, ...]:
@@ -178,6 +201,16 @@ class GAN(GenerativeModel, pl.LightningModule):
         if not self.conditional:
             return self.discriminator(x).float()
         return self.discriminator(x, self._require_labels(labels)).float()
+
+    def _discriminate(
+        self, x: Tensor, labels: Tensor | None, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor | None]:
+        """D on DiffAugment(x) (identity when off): (logits (N,), ACGAN class logits or None)."""
+        x = self.terms.augment(x, generator)
+        if self.terms.acgan_weight > 0:
+            logits, aux = self.discriminator.forward_with_aux(x, self._require_labels(labels))
+            return logits.float(), aux.float()  # float32 losses under autocast too
+        return self._d(x, labels), None
 
     def _require_labels(self, labels: Tensor | None) -> Tensor:
         if labels is None:
@@ -298,8 +331,12 @@ class GAN(GenerativeModel, pl.LightningModule):
         z = self._noise(real.shape[0], self.d_steps, D_STEP)
         with torch.no_grad():
             fake = self._g(self.generator, z, y)  # detached fakes: no graph into G
-        real_logits, fake_logits = self._d(real, y), self._d(fake, y)
+        aug = self.noise_generator(self.d_steps, AUG_D_STEP)  # real's draws, then fake's
+        real_logits, real_cls = self._discriminate(real, y, aug)
+        fake_logits, fake_cls = self._discriminate(fake, y, aug)
         loss = self.loss_fns.d_loss(real_logits, fake_logits)
+        extra = self.terms.d_terms(real_logits, fake_logits, real_cls, fake_cls, y, y)
+        loss = loss + self.terms.weighted(extra)
         gen = self.noise_generator(self.d_steps, GP_STEP)
         penalty, terms = self.penalties(lambda x: self._d(x, y), real, fake, generator=gen)
         if penalty is not None:
@@ -314,15 +351,20 @@ class GAN(GenerativeModel, pl.LightningModule):
             d_output_mean(real_logits, self.loss_fns),
             d_output_mean(fake_logits, self.loss_fns),
             **{k: v.detach() for k, v in terms.items()},
+            lecam=extra["lecam"].detach() if "lecam" in extra else None,
+            d_acgan=extra["acgan"].detach() if "acgan" in extra else None,
         )
         return out, norm
 
     def _g_step(
         self, y: Tensor | None, num: int, opt_g: Any, log: bool
-    ) -> tuple[Tensor, Tensor | None]:
+    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
         self.toggle_optimizer(opt_g)
         z = self._noise(num, self.g_steps, G_STEP)
-        loss = self.loss_fns.g_loss(self._d(self._g(self.generator, z, y), y))
+        aug = self.noise_generator(self.g_steps, AUG_G_STEP)
+        fake_logits, fake_cls = self._discriminate(self._g(self.generator, z, y), y, aug)
+        extra = self.terms.g_terms(fake_cls, y)
+        loss = self.loss_fns.g_loss(fake_logits) + self.terms.weighted(extra)
         raise_if_not_finite(loss, "generator loss", self.global_step)
         norm = self._optimize(opt_g, loss, self.generator, self.hparams.grad_clip_g, log)
         self.untoggle_optimizer(opt_g)
@@ -332,7 +374,8 @@ class GAN(GenerativeModel, pl.LightningModule):
         self._step_scheduler(opt_g)
         if self.hparams.max_g_steps is not None and self.g_steps >= self.hparams.max_g_steps:
             self.trainer.should_stop = True
-        return loss.detach(), norm
+        acgan = extra["acgan"].detach() if "acgan" in extra else None
+        return loss.detach(), norm, acgan
 
     def _should_log(self) -> bool:
         """True on the batches whose step metrics reach the loggers. Each ``self.log`` call
@@ -352,7 +395,7 @@ class GAN(GenerativeModel, pl.LightningModule):
         out, norm_d = self._d_step(real, y, opt_d, log)
         norm_g = None
         if self.d_steps % self.hparams.n_critic == 0:
-            out.g_loss, norm_g = self._g_step(y, real.shape[0], opt_g, log)
+            out.g_loss, norm_g, out.g_acgan = self._g_step(y, real.shape[0], opt_g, log)
         values = {f.name: getattr(out, f.name) for f in dataclasses.fields(out)}
         values = {k: v for k, v in values.items() if v is not None}
         if log:

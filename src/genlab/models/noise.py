@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 D_STEP, G_STEP, GP_STEP = 0, 1, 2  # independent streams per step
+AUG_D_STEP, AUG_G_STEP = 3, 4  # DiffAugment draws in the D and G steps
 
 
 def noise_seed(seed: int, rank: int, step: int, stream: int) -> int:

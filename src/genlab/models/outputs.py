@@ -38,6 +38,8 @@ class GANStepOutput:
         d_loss: discriminator loss incl. penalties. d_real, d_fake: mean D output on real and
         fake data (probabilities for the sigmoid losses, raw critic values otherwise).
         g_loss: generator loss, on the batches with a G step only. gp, r1: unweighted penalties.
+        lecam: unweighted LeCam penalty; d_acgan, g_acgan: unweighted ACGAN cross-entropies
+        (nats) of D (real + fake) and of G.
     """
 
     d_loss: torch.Tensor
@@ -46,3 +48,6 @@ class GANStepOutput:
     g_loss: torch.Tensor | None = None
     gp: torch.Tensor | None = None
     r1: torch.Tensor | None = None
+    lecam: torch.Tensor | None = None
+    d_acgan: torch.Tensor | None = None
+    g_acgan: torch.Tensor | None = None

@@ -18,18 +18,34 @@ def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Seque
     return nn.Sequential(*layers)
 
 
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+def activation_class(name: str) -> type[nn.Module]:
+    """Return the activation class for ``name`` (``relu`` | ``tanh``; Burda et al. use tanh)."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation={name!r} is not one of {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
 class MLPEncoder(nn.Module):
     """Map images (B, C, H, W) in [0, 1] to the mean and log-variance of q(z | x), each (B, D)."""
 
     def __init__(
-        self, channels: int, image_size: int, latent_dim: int, hidden_dims: Sequence[int] = (400,)
+        self,
+        channels: int,
+        image_size: int,
+        latent_dim: int,
+        hidden_dims: Sequence[int] = (400,),
+        activation: str = "relu",
     ) -> None:
         super().__init__()
         self.image_shape = (channels, image_size, image_size)
         self.latent_dim = latent_dim
         in_dim = channels * image_size * image_size
-        self.body = mlp([in_dim, *hidden_dims], nn.ReLU)
-        self.body.append(nn.ReLU())
+        act = activation_class(activation)
+        self.body = mlp([in_dim, *hidden_dims], act)
+        self.body.append(act())
         self.head = nn.Linear(hidden_dims[-1], 2 * latent_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,12 +64,13 @@ class MLPDecoder(nn.Module):
         image_size: int,
         hidden_dims: Sequence[int] = (400,),
         params_per_channel: int = 1,
+        activation: str = "relu",
     ) -> None:
         super().__init__()
         self.image_shape = (channels, image_size, image_size)
         self.out_shape = (channels * params_per_channel, image_size, image_size)
         out_dim = self.out_shape[0] * image_size * image_size
-        self.net = mlp([latent_dim, *hidden_dims, out_dim], nn.ReLU)
+        self.net = mlp([latent_dim, *hidden_dims, out_dim], activation_class(activation))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Return unconstrained likelihood parameters (e.g. Bernoulli logits)."""

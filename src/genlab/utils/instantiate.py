@@ -9,8 +9,15 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import Callback
 from pytorch_lightning.loggers import Logger
 
+from genlab.callbacks.checkpoint import resolve_monitor
 from genlab.launch.sweep import apply_sweep_identity
-from genlab.utils.wandb_utils import announce_offline, resolve_offline
+from genlab.utils.wandb_utils import (
+    announce_offline,
+    define_summaries,
+    fall_back_offline,
+    resolve_offline,
+    skip_offline_artifacts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +30,13 @@ def _nodes(cfg: DictConfig | None, group: str) -> list[DictConfig]:
     return [node for node in cfg.values() if isinstance(node, DictConfig) and "_target_" in node]
 
 
-def instantiate_callbacks(cfg: DictConfig | None) -> list[Callback]:
-    """Return the Lightning callbacks configured under ``callbacks``."""
-    return [hydra.utils.instantiate(node) for node in _nodes(cfg, "callbacks")]
+def instantiate_callbacks(
+    cfg: DictConfig | None, monitor: tuple[str, str] | None = None
+) -> list[Callback]:
+    """Return the Lightning callbacks configured under ``callbacks``; ``monitor: auto`` takes
+    the model's ``checkpoint_monitor`` (``monitor``: (metric, mode) or None)."""
+    nodes = [resolve_monitor(node, monitor) for node in _nodes(cfg, "callbacks")]
+    return [hydra.utils.instantiate(node) for node in nodes]
 
 
 def instantiate_loggers(cfg: DictConfig | None) -> list[Logger]:
@@ -33,10 +44,18 @@ def instantiate_loggers(cfg: DictConfig | None) -> list[Logger]:
     loggers = []
     for node in _nodes(cfg, "logger"):
         if node._target_.endswith("WandbLogger"):
-            node = OmegaConf.merge(node, {"offline": resolve_offline(node.get("offline"))})
+            offline = fall_back_offline(resolve_offline(node.get("offline")))
+            node = OmegaConf.merge(node, {"offline": offline})
             node = apply_sweep_identity(node)  # multirun: W&B group + swept-key tags
             if node.offline:
                 announce_offline(node.save_dir)
+            log_model = skip_offline_artifacts(
+                node.offline, node.get("log_model"), f"{node.save_dir}/checkpoints"
+            )
+            node = OmegaConf.merge(node, {"log_model": log_model})
+            loggers.append(hydra.utils.instantiate(node))
+            define_summaries(loggers[-1])  # val/fid min, val/elbo max, test/nll_iw min, ...
+            continue
         loggers.append(hydra.utils.instantiate(node))
     return loggers
 

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 RESOLVED_CONFIG = "resolved_config.yaml"
@@ -30,7 +29,7 @@ def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     """Return the finite-or-not scalar metrics as plain floats (tensors converted)."""
     out = {}
     for key, value in metrics.items():
-        if isinstance(value, torch.Tensor) and value.numel() == 1:
+        if hasattr(value, "numel") and value.numel() == 1:  # a tensor (torch not imported here)
             value = value.item()
         if isinstance(value, int | float):
             out[key] = float(value)

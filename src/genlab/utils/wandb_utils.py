@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import netrc
 import os
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 from pytorch_lightning.utilities import rank_zero_info
 
 WANDB_HOST = "api.wandb.ai"
+PROBE_TIMEOUT_S = 5.0
 
 
 def has_wandb_login() -> bool:
@@ -38,10 +41,47 @@ def resolve_offline(offline: bool | None) -> bool:
     return not has_wandb_login()
 
 
+def wandb_server() -> tuple[str, int]:
+    """(host, port) that W&B talks to: ``WANDB_BASE_URL``, else api.wandb.ai:443; through
+    ``HTTPS_PROXY``/``HTTP_PROXY`` when one is set (then the proxy is what must be reachable)."""
+    url = os.environ.get("WANDB_BASE_URL") or f"https://{WANDB_HOST}"
+    scheme = urlparse(url).scheme
+    proxy = os.environ.get(f"{scheme}_proxy".upper()) or os.environ.get(f"{scheme}_proxy")
+    parsed = urlparse(proxy or url)
+    return parsed.hostname or WANDB_HOST, parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
+def wandb_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Return True when a TCP connection to the W&B server opens within ``timeout`` seconds."""
+    host, port = wandb_server()
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def fall_back_offline(offline: bool) -> bool:
+    """Return ``offline``, or True (with a message) when W&B should be online but its server
+    cannot be reached: a run with a key and no network logs offline instead of waiting for
+    wandb's init timeout and dying."""
+    mode = os.environ.get("WANDB_MODE", "").lower()
+    if offline or mode in ("online", "offline", "dryrun", "disabled"):
+        return offline  # explicit: online insists; offline/disabled never contact the server
+    if wandb_reachable():
+        return False
+    host, port = wandb_server()
+    rank_zero_info(
+        f"W&B: cannot reach {host}:{port} within {PROBE_TIMEOUT_S:g} s; logging offline instead "
+        "(set WANDB_MODE=online to insist on online logging)."
+    )
+    return True
+
+
 def announce_offline(save_dir: str) -> None:
     """Print one line saying W&B is offline and how to upload the run later."""
     rank_zero_info(
-        f"W&B: no login found, logging offline under {save_dir}/wandb. "
+        f"W&B: logging offline under {save_dir}/wandb. "
         f"Upload later with: wandb sync {save_dir}/wandb/offline-run-*"
     )
 
@@ -55,3 +95,41 @@ def finish_wandb(exit_code: int = 0) -> None:
         return
     if wandb.run is not None:
         wandb.finish(exit_code=exit_code)
+
+
+# W&B run summaries per metric (define_metric): the best value, not the last one logged
+SUMMARIES = {
+    "val/fid": "min",
+    "val/kid_mean": "min",
+    "val/is_mean": "max",
+    "val/elbo": "max",
+    "val/bpd": "min",
+    "test/nll_iw": "min",
+    "test/bpd_iw": "min",
+    "val/modes": "max",
+    "val/kl_modes": "min",
+}
+
+
+def define_summaries(logger: object, summaries: dict[str, str] | None = None) -> None:
+    """Declare each metric's W&B summary (``min``/``max``) on a WandbLogger's run, so the Runs
+    table and group-by views compare best values; no-op on ranks other than 0."""
+    run = logger.experiment  # type: ignore[attr-defined]  # a DummyExperiment off rank 0
+    from wandb.sdk.wandb_run import Run  # lazy: wandb is slow to import
+
+    if not isinstance(run, Run):  # Lightning's dummy experiment off rank 0
+        return
+    for key, summary in (summaries or SUMMARIES).items():
+        run.define_metric(key, summary=summary)
+
+
+def skip_offline_artifacts(offline: bool, log_model: object, checkpoint_dir: str) -> object:
+    """Return the ``log_model`` to use: unchanged online; ``False`` offline (Lightning refuses
+    checkpoint artifacts offline), with one line saying so and where the checkpoints are."""
+    if offline and log_model:
+        rank_zero_info(
+            "W&B: offline, so checkpoints are not logged as W&B artifacts (log_model skipped); "
+            f"they stay in {checkpoint_dir}. Log in (wandb login) to upload them as artifacts."
+        )
+        return False
+    return log_model

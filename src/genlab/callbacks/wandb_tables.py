@@ -1,0 +1,74 @@
+"""A W&B Table of generated samples per evaluation: one row per image with its class label
+(conditional models) and the epoch and step it was drawn at, so a dashboard can filter samples
+by class or scroll through training. Active only with a W&B logger and image data."""
+
+from __future__ import annotations
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers import WandbLogger
+
+from genlab.models.contract import require_generative
+from genlab.utils.images import to_uint8
+
+COLUMNS = ["epoch", "step", "label", "image"]
+
+
+class WandbSampleTable(pl.Callback):
+    """Log ``key`` (default ``val/samples_table``), a ``wandb.Table`` with columns epoch, step,
+    label (None when unconditional) and image, every ``every_n_epochs`` validation epochs and
+    after the last one; samples come from fixed noise (and labels) drawn with ``seed``."""
+
+    def __init__(
+        self, every_n_epochs: int = 5, num_samples: int = 16, seed: int = 1234,
+        key: str = "val/samples_table",
+    ) -> None:  # fmt: skip
+        if every_n_epochs < 1 or num_samples < 1:
+            raise ValueError(
+                f"every_n_epochs and num_samples must be >= 1, got {every_n_epochs}, {num_samples}"
+            )
+        self.every_n_epochs, self.num_samples, self.seed, self.key = (
+            every_n_epochs, num_samples, seed, key,
+        )  # fmt: skip
+        self.logged_steps: list[int] = []
+
+    def rows(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[list]:
+        """Return the table rows: [epoch, step, label or None, wandb.Image (uint8 HWC)]."""
+        import wandb
+
+        model = require_generative(pl_module, "WandbSampleTable")
+        generator = torch.Generator().manual_seed(self.seed)
+        z = model.sample_noise(self.num_samples, generator)
+        labels = model.sample_labels(self.num_samples, generator)
+        images = to_uint8(model.generate(z, labels).cpu(), model.data_range or (0.0, 1.0))
+        images = images.permute(0, 2, 3, 1).numpy()
+        names = [None] * len(images) if labels is None else [int(y) for y in labels.cpu()]
+        step, epoch = trainer.global_step, trainer.current_epoch
+        return [
+            [
+                epoch,
+                step,
+                y,
+                wandb.Image(img if img.shape[-1] != 1 else img[..., 0], caption=str(y)),
+            ]
+            for img, y in zip(images, names, strict=True)
+        ]
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Log the table on rank 0 when due (skips sanity checks and non-image models)."""
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        last = trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
+        if (trainer.current_epoch + 1) % self.every_n_epochs and not last:
+            return
+        loggers = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
+        if not loggers or not require_generative(pl_module, "WandbSampleTable").is_image_model:
+            return
+        was_training = pl_module.training
+        pl_module.eval()
+        with torch.no_grad():
+            rows = self.rows(trainer, pl_module)
+        pl_module.train(was_training)
+        for logger in loggers:
+            logger.log_table(key=self.key, columns=COLUMNS, data=rows, step=trainer.global_step)
+        self.logged_steps.append(trainer.global_step)

@@ -1,0 +1,39 @@
+"""Run folders that two processes never share: claim the folder with an exclusive ``mkdir``.
+
+Hydra names a run folder by time (``${now:%H-%M-%S}``); two runs launched in the same second
+get the same name. The ``genlab_unique_dir`` resolver, used in ``conf/hydra/default.yaml``,
+creates the folder with ``os.mkdir`` (atomic: exactly one process succeeds) and, when it
+already exists, claims ``<name>_1``, ``<name>_2``, ... instead. The result is cached per
+config (``use_cache``), so every later read of ``hydra.run.dir`` in the same process, and
+Hydra's copy of the cache into sweep jobs, gets the same folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+RESOLVER = "genlab_unique_dir"
+MAX_TRIES = 10_000
+
+
+def claim_unique_dir(path: str) -> str:
+    """Create ``path`` (or the first free ``path_N``, N = 1, 2, ...) and return its name."""
+    base = Path(path)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for n in range(MAX_TRIES):
+        candidate = base if n == 0 else base.with_name(f"{base.name}_{n}")
+        try:
+            os.mkdir(candidate)
+        except FileExistsError:
+            continue
+        return str(candidate)
+    raise FileExistsError(f"no free run folder after {MAX_TRIES} tries: {base}_*")
+
+
+def register_resolver() -> None:
+    """Register ``${genlab_unique_dir:<path>}`` once per process (before Hydra composes)."""
+    if not OmegaConf.has_resolver(RESOLVER):
+        OmegaConf.register_new_resolver(RESOLVER, claim_unique_dir, use_cache=True)
