@@ -66,9 +66,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
             log.info(f"Seed: {seed}; output folder: {cfg.paths.output_dir}")
             datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
             model: pl.LightningModule = hydra.utils.instantiate(cfg.model)
-            check_model_data(model, datamodule)
+            check_model_data(model, datamodule)  # also: the model implements the contract
             check_resume_checkpoint(cfg, model)
-            monitor = getattr(model, "checkpoint_monitor", None)
+            monitor = model.checkpoint_monitor  # declared by the family (models/contract.py)
             callbacks = instantiate_callbacks(cfg.get("callbacks"), monitor=monitor)
             callbacks += instantiate_metrics(cfg.get("metrics"), datamodule)
             if cfg.get("optimized_metric"):  # a typo fails after one epoch, not after the trial

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from genlab.metrics.functional import fid_from_features
+from genlab.models.contract import require_generative
 
 
 def class_accuracy(logits: Tensor, labels: Tensor, num_classes: int) -> dict[str, object]:
@@ -118,15 +119,16 @@ def conditional_sample_metrics(
         ``class_acc`` (fraction), ``class_acc_per_class``, ``count_per_class``,
         ``fid_per_class``, ``fid_class_mean``, ``fid_classes_computed``, ``conditional``.
     """
-    k = int(num_classes or getattr(model, "num_classes", 0) or extractor.num_classes)
-    conditional = bool(getattr(model, "conditional", False))
+    model = require_generative(model, "conditional sample metrics")
+    k = int(num_classes or model.num_classes or extractor.num_classes)
+    conditional = model.conditional
     gen = torch.Generator().manual_seed(int(seed))
     feats, logits, labels = [], [], []
     for start in range(0, num, batch_size):
         n = min(batch_size, num - start)
         z = model.sample_noise(n, gen)
         y = torch.randint(0, k, (n,), generator=gen)
-        images = model.generate(z, y.to(z.device)) if conditional else model.generate(z)
+        images = model.generate(z, y.to(z.device) if conditional else None)
         out = extractor(images)
         feats.append(out.features.cpu())
         logits.append(out.logits.cpu())
