@@ -59,6 +59,7 @@ def test_ddp_cpu_single_run_writes_one_folder_and_one_wandb_run(tmp_path):
 
 
 @pytest.mark.ddp
+@pytest.mark.slow  # ~25 s: keeps the default run under 4 minutes; CI's slow pass runs it
 def test_ddp_cpu_multirun_gives_one_folder_and_one_wandb_run_per_job_and_ends(tmp_path):
     proc = run_cli(["-m", "seed=0,1", "trainer=ddp_cpu", *TINY_RUN], tmp_path, timeout=300)
     check_ok(proc)
