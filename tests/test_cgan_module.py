@@ -9,6 +9,7 @@ import torch
 
 import genlab.models.gan_terms as gan_terms
 from helpers.config import compose_config
+from helpers.trainers import bare_trainer as trainer
 
 SMALL = {
     "dcgan_cond": [
@@ -44,19 +45,6 @@ def build(tmp_path, model: str, *overrides: str):
         tmp_path,
     )
     return hydra.utils.instantiate(cfg.model), hydra.utils.instantiate(cfg.data)
-
-
-def trainer(**kwargs) -> pl.Trainer:
-    kwargs.setdefault("max_epochs", 100)
-    return pl.Trainer(
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        **kwargs,
-    )
 
 
 @pytest.mark.parametrize("model", ["dcgan_cond", "acgan", "sngan_cond"])

@@ -12,6 +12,7 @@ import torch
 from genlab.models.noise import D_STEP as NOISE_D
 from genlab.models.noise import noise_seed
 from helpers.config import compose_config
+from helpers.trainers import bare_trainer as trainer
 
 SMALL = {  # shrink the real configs so a few steps take well under a second each
     "dcgan": [
@@ -44,19 +45,6 @@ def build(tmp_path, model: str, *overrides: str):
         [f"model={model}", *SMALL[model], "data.batch_size=16", *overrides], tmp_path
     )
     return hydra.utils.instantiate(cfg.model), hydra.utils.instantiate(cfg.data)
-
-
-def trainer(**kwargs) -> pl.Trainer:
-    kwargs.setdefault("max_epochs", 100)
-    return pl.Trainer(
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        **kwargs,
-    )
 
 
 class StepCounter(pl.Callback):
