@@ -39,8 +39,10 @@ __all__ = [
     "ImageDataModule",
     "TensorImageDataset",
     "check_int",
+    "check_split_sizes",
     "fixed_binarization",
     "seeded_generator",
+    "seeded_splits",
     "to_unit_float",
 ]
 
@@ -139,6 +141,30 @@ def check_int(key: str, value: Any, low: int, high: int | None = None) -> int:
     if high is not None and value > high:
         raise ValueError(f"{key}={value!r} is invalid: expected an integer in [{low}, {high}].")
     return value
+
+
+def check_split_sizes(val_size: Any, test_size: Any, total: int) -> tuple[int, int]:
+    """Return (val_size, test_size) after checking both are ints and leave training images out
+    of ``total``; a ValueError names ``data.val_size`` / ``data.test_size``."""
+    val = check_int("data.val_size", val_size, 0, total - 1)
+    test = check_int("data.test_size", test_size, 0, total - 1)
+    if val + test >= total:
+        raise ValueError(
+            f"data.val_size + data.test_size = {val + test} leaves no training "
+            f"images out of {total}; make the sum smaller."
+        )
+    return val, test
+
+
+def seeded_splits(
+    total: int, val_size: int, test_size: int, seed: int, purpose: str
+) -> dict[str, torch.Tensor]:
+    """Return split -> indices into ``total`` items: one permutation seeded from
+    (seed, purpose), the first ``test_size`` for test, the next ``val_size`` for val, the rest
+    for train (identical on every run and DDP rank)."""
+    order = torch.randperm(total, generator=seeded_generator(seed, purpose))
+    val_end = test_size + val_size
+    return {"test": order[:test_size], "val": order[test_size:val_end], "train": order[val_end:]}
 
 
 class ImageDataModule(pl.LightningDataModule):

@@ -10,7 +10,7 @@ from sklearn.datasets import load_digits
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from genlab.data.base import ImageDataModule, check_int, seeded_generator
+from genlab.data.base import ImageDataModule, check_split_sizes, seeded_splits
 
 NUM_DIGITS = 1797  #: images in sklearn.datasets.load_digits
 RESIZE_MODES = ("bilinear", "pad")
@@ -60,13 +60,7 @@ class DigitsDataModule(ImageDataModule):
                 f"data.resize={resize!r} is not allowed; use one of {'|'.join(RESIZE_MODES)}."
             )
         self.resize = resize
-        self.val_size = check_int("data.val_size", val_size, 0, NUM_DIGITS - 1)
-        self.test_size = check_int("data.test_size", test_size, 0, NUM_DIGITS - 1)
-        if val_size + test_size >= NUM_DIGITS:
-            raise ValueError(
-                f"data.val_size + data.test_size = {val_size + test_size} leaves no training "
-                f"images out of {NUM_DIGITS}; make the sum smaller."
-            )
+        self.val_size, self.test_size = check_split_sizes(val_size, test_size, NUM_DIGITS)
 
     def _load_tensors(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Return split -> (float images (N, 1, S, S) in [0, 1], int64 labels)."""
@@ -74,10 +68,7 @@ class DigitsDataModule(ImageDataModule):
         images = torch.from_numpy(digits.images).float().div_(16.0).unsqueeze(1)
         images = resize_digits(images, self.image_size, self.resize)
         labels = torch.from_numpy(digits.target).long()
-        order = torch.randperm(len(images), generator=seeded_generator(self.seed, "digits/split"))
-        test_end = self.test_size
-        val_end = test_end + self.val_size
-        parts = {"test": order[:test_end], "val": order[test_end:val_end], "train": order[val_end:]}
+        parts = seeded_splits(len(images), self.val_size, self.test_size, self.seed, "digits/split")
         self.split_indices = parts
         return {split: (images[idx], labels[idx]) for split, idx in parts.items()}
 

