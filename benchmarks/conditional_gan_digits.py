@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import open_dict
+from seed_stats import mean_std  # benchmarks/ is on sys.path when run as a script
 
 from genlab.eval import load_checkpoint
 from genlab.metrics.conditional import conditional_sample_metrics, real_labels
@@ -109,18 +109,6 @@ def run(model: str, seed: int, g_steps: int, out_dir: Path, extra: list[str], ar
     }
 
 
-def summarize(runs: list[dict]) -> dict:
-    """Mean and sample std over seeds of every key in SUMMARY_KEYS."""
-    out = {}
-    for key in SUMMARY_KEYS:
-        values = [float(r[key]) for r in runs]
-        out[key] = {
-            "mean": statistics.fmean(values),
-            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-        }
-    return out
-
-
 def main() -> None:
     """Parse arguments, run every (model, seed), write the JSON report, print a table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -140,7 +128,7 @@ def main() -> None:
         runs = []
         for seed in args.seeds:
             runs.append(run(model, seed, args.g_steps, runs_dir, args.overrides, args))
-            results[model] = {"runs": runs, "summary": summarize(runs)}
+            results[model] = {"runs": runs, "summary": mean_std(runs, SUMMARY_KEYS)}
             write_report(args, results)  # after every run, so a partial benchmark is kept
     path = write_report(args, results)
     print(f"{'model':<12} {'class acc (%)':>16} {'FID':>16} {'per-class FID':>16}")

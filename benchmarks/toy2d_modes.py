@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf, open_dict
+from seed_stats import mean_std  # benchmarks/ is on sys.path when run as a script
 
 from genlab.train import CONFIG_DIR, train
 
@@ -55,18 +55,6 @@ def run_seed(experiment: str, seed: int, out_dir: Path, overrides: list[str]) ->
     return result
 
 
-def summarize(runs: list[dict]) -> dict:
-    """Mean and sample std over seeds of every metric in KEYS and of the wall time."""
-    out = {}
-    for key in (*KEYS, "seconds"):
-        values = [r[key] for r in runs]
-        out[key] = {
-            "mean": statistics.fmean(values),
-            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-        }
-    return out
-
-
 def main() -> None:
     """Parse arguments, run every seed, write the JSON report and print the summary."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -91,7 +79,7 @@ def main() -> None:
             "overrides": args.overrides,
         },
         "runs": runs,
-        "summary": summarize(runs),
+        "summary": mean_std(runs, (*KEYS, "seconds")),
         "machine": {
             "cpu_threads": args.threads,
             "platform": platform.platform(),

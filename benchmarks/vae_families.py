@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf, open_dict
+from seed_stats import mean_std  # benchmarks/ is on sys.path when run as a script
 
 from genlab.train import CONFIG_DIR, train
 
@@ -68,18 +68,6 @@ def run_one(family: str, seed: int, out_dir: Path, overrides: list[str]) -> dict
     return result
 
 
-def summarize(runs: list[dict]) -> dict:
-    """Mean and sample std over seeds of every numeric key except the seed."""
-    keys = [k for k in runs[0] if k != "seed"]
-    return {
-        k: {
-            "mean": statistics.fmean(r[k] for r in runs),
-            "std": statistics.stdev(r[k] for r in runs) if len(runs) > 1 else 0.0,
-        }
-        for k in keys
-    }
-
-
 def main() -> None:
     """Parse arguments, run every family and seed, write the JSON report, print the summary."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -99,7 +87,10 @@ def main() -> None:
         extra = [] if vq else [f"model.test_iw_samples={args.iw_samples}"]
         runs = [run_one(family, s, args.out, [*overrides, *extra]) for s in args.seeds]
         cfg = compose_cfg([*FAMILIES[family][0], *COMMON, *overrides, *extra])
-        report["families"][family] = {"runs": runs, "summary": summarize(runs)}
+        report["families"][family] = {
+            "runs": runs,
+            "summary": mean_std(runs, [k for k in runs[0] if k != "seed"]),
+        }
         report["protocol"][family] = {
             "model": OmegaConf.to_container(cfg.model, resolve=True),
             "data": OmegaConf.to_container(cfg.data, resolve=True),

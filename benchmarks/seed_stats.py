@@ -1,0 +1,17 @@
+"""Mean and sample std over seeds: the summary every result benchmark writes to its JSON."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+
+
+def mean_std(runs: list[dict], keys: Iterable[str]) -> dict[str, dict[str, float]]:
+    """Return ``{key: {"mean": m, "std": s}}`` over ``runs`` (one dict per seed) for each key;
+    ``std`` is the sample std (0.0 for a single run)."""
+    out = {}
+    for key in keys:
+        values = [float(r[key]) for r in runs]
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        out[key] = {"mean": statistics.fmean(values), "std": std}
+    return out
