@@ -43,7 +43,7 @@ def _default_callbacks(tmp_path: Path) -> list[pl.Callback]:
 def test_every_default_callback_runs_on_a_model_with_only_the_contract(tmp_path):
     callbacks = _default_callbacks(tmp_path)
     for cb in callbacks:
-        if hasattr(cb, "every_n_epochs") and isinstance(cb, images._EveryNEpochs):
+        if isinstance(cb, images._EveryNEpochs):
             cb.every_n_epochs = 1
     trainer = pl.Trainer(
         max_epochs=1, limit_train_batches=2, limit_val_batches=1, logger=CSVLogger(tmp_path),

@@ -168,9 +168,7 @@ class SampleQualityCallback(pl.Callback):
         suite.reset()
         model = require_generative(pl_module, "sample-quality metrics")
         rank, world = trainer.global_rank, trainer.world_size
-        shape, _ = add_generated(
-            model, suite, self.num_fake, self.seed, self.batch_size, rank, world
-        )
+        shape = add_generated(model, suite, self.num_fake, self.seed, self.batch_size, rank, world)
         split = self.test_reference_split if stage == "test" else self.reference_split
         num_real = add_reference(
             trainer, suite, split, self.num_real, shape, self.batch_size, self.cache

@@ -38,19 +38,18 @@ def add_generated(
     batch_size: int,
     rank: int = 0,
     world_size: int = 1,
-) -> tuple[tuple[int, ...], torch.Tensor | None]:
-    """Generate this rank's share of ``num_fake`` samples into ``suite``.
+) -> tuple[int, ...]:
+    """Generate this rank's share of ``num_fake`` samples into ``suite``; return their image
+    shape (C, H, W).
 
     Noise (and labels, for conditional models: uniform over classes) come from a CPU generator
-    seeded with ``seed + rank * RANK_SEED_STRIDE``. Returns (image shape (C, H, W), the labels
-    drawn on this rank or None).
+    seeded with ``seed + rank * RANK_SEED_STRIDE``.
     """
     part = shard(num_fake, rank, world_size)
     generator = torch.Generator().manual_seed(seed + RANK_SEED_STRIDE * rank)
     was_training = model.training
     model.eval()
     shape: tuple[int, ...] = ()
-    labels_all = []
     try:
         with torch.no_grad():
             for start in range(part.start, part.stop, batch_size):
@@ -60,11 +59,9 @@ def add_generated(
                 images = model.generate(z, labels)
                 shape = tuple(images.shape[1:])
                 suite.update(images, real=False)
-                if labels is not None:
-                    labels_all.append(labels.cpu())
     finally:
         model.train(was_training)
-    return shape, (torch.cat(labels_all) if labels_all else None)
+    return shape
 
 
 def add_reference(
