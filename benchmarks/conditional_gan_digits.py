@@ -38,7 +38,8 @@ from seed_stats import mean_std  # benchmarks/ is on sys.path when run as a scri
 from genlab.eval import load_checkpoint
 from genlab.metrics.conditional import conditional_sample_metrics, real_labels
 from genlab.metrics.extractors import build_extractor
-from genlab.train import CONFIG_DIR, train
+from genlab.train import train
+from genlab.utils.config_dir import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("dcgan_cond", "acgan", "dcgan")

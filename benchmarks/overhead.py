@@ -88,7 +88,7 @@ def compose(overrides: list[str], workdir: Path):
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import open_dict
 
-    from genlab.train import CONFIG_DIR
+    from genlab.utils.config_dir import CONFIG_DIR
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):

@@ -28,7 +28,8 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf, open_dict
 from seed_stats import mean_std  # benchmarks/ is on sys.path when run as a script
 
-from genlab.train import CONFIG_DIR, train
+from genlab.train import train
+from genlab.utils.config_dir import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = {

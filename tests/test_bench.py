@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from genlab.bench.launch import multirun_command
 from genlab.bench.run import bench, expected_gpu_hours
-from genlab.train import CONFIG_DIR
+from genlab.utils.config_dir import CONFIG_DIR
 from helpers.config import compose_config
 from helpers.wandb_offline import _raw_records, read_offline_run
 

@@ -8,8 +8,8 @@ import hydra
 import pytest
 from hydra.errors import ConfigCompositionException
 
-from genlab.train import CONFIG_DIR
-from genlab.utils.instantiate import instantiate_callbacks, instantiate_loggers
+from genlab.run.instantiate import instantiate_callbacks, instantiate_loggers
+from genlab.utils.config_dir import CONFIG_DIR
 from helpers.config import compose_config
 
 CONF = Path(CONFIG_DIR)
@@ -30,14 +30,14 @@ def test_every_model_instantiates_with_its_data(tmp_path, model):
     cfg = compose_config([f"model={model}", *MODEL_DATA.get(model, [])], tmp_path)
     net = hydra.utils.instantiate(cfg.model)
     dm = hydra.utils.instantiate(cfg.data)
-    assert tuple(net.data_shape) == tuple(dm.image_shape)
+    assert tuple(net.data_shape) == tuple(dm.data_shape)
 
 
 @pytest.mark.parametrize("data", options("data"))
 def test_every_datamodule_instantiates(tmp_path, data):
     cfg = compose_config([f"data={data}"], tmp_path)
     dm = hydra.utils.instantiate(cfg.data)
-    assert len(dm.image_shape) in (1, 3)
+    assert len(dm.data_shape) in (1, 3)
 
 
 @pytest.mark.parametrize("trainer", options("trainer"))

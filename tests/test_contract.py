@@ -14,7 +14,7 @@ import torch
 from pytorch_lightning.loggers import CSVLogger
 
 import genlab.callbacks.images as images
-from genlab.models.contract import GenerativeModel, require_generative
+from genlab.contract import GenerativeModel, require_generative
 from genlab.train import train
 from helpers.config import compose_config, run_cli
 from helpers.metrics_fakes import TinyGenerator, TinyImageData
@@ -141,7 +141,7 @@ def test_a_family_outside_src_is_one_module_and_one_config_through_the_cli(tmp_p
 
 
 def test_gans_get_grey_data_without_asking_and_a_conflicting_override_is_refused(tmp_path):
-    from genlab.utils.checks import adapt_data_to_model
+    from genlab.run.checks import adapt_data_to_model
 
     cfg = compose_config(["model=dcgan"], tmp_path)
     assert cfg.data.binarize == "dynamic"  # the digits default, for Bernoulli VAEs

@@ -38,7 +38,7 @@ def epoch_total(loader) -> float:
 def test_digits_shapes_and_range(size: int, resize: str) -> None:
     dm = DigitsDataModule(image_size=size, resize=resize, binarize="none", batch_size=32)
     x, y = next(iter(dm.train_dataloader()))
-    assert dm.image_shape == (1, size, size) and dm.channels == 1 and dm.image_size == size
+    assert dm.data_shape == (1, size, size) and dm.channels == 1 and dm.image_size == size
     assert x.shape == (32, 1, size, size) and x.dtype == torch.float32
     assert y.shape == (32,) and y.dtype == torch.int64 and y.min() >= 0 and y.max() <= 9
     assert x.min() >= 0.0 and x.max() <= 1.0 and x.max() > 0.9
@@ -189,7 +189,7 @@ def test_data_configs_instantiate(name: str, tmp_path: Path) -> None:
     cfg = OmegaConf.create({"paths": {"data_dir": str(tmp_path)}, "data": data})
     dm = instantiate(cfg.data)
     assert isinstance(dm, ImageDataModule) and dm.name == name
-    assert dm.image_shape == (cfg.data.channels, cfg.data.image_size, cfg.data.image_size)
+    assert dm.data_shape == (cfg.data.channels, cfg.data.image_size, cfg.data.image_size)
     if hasattr(dm, "root"):
         assert dm.root == str(tmp_path)
 

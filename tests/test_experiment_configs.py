@@ -11,8 +11,8 @@ import torch
 from omegaconf import OmegaConf
 
 from genlab.bench.schedules import BurdaSchedule
-from genlab.train import CONFIG_DIR
-from genlab.utils.instantiate import instantiate_callbacks, instantiate_metrics
+from genlab.run.instantiate import instantiate_callbacks, instantiate_metrics
+from genlab.utils.config_dir import CONFIG_DIR
 from helpers.config import compose_config
 
 EXPERIMENTS = sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
@@ -41,7 +41,7 @@ def test_every_experiment_instantiates(tmp_path, experiment):
     optimizers = model.configure_optimizers()
     assert callbacks and optimizers
     metrics = [c for c in callbacks if type(c).__name__ == "SampleQualityCallback"]
-    if cfg.get("metrics") and len(getattr(datamodule, "image_shape", ())) == 3:
+    if cfg.get("metrics") and len(getattr(datamodule, "data_shape", ())) == 3:
         assert metrics, f"{experiment}: metrics configured but no SampleQualityCallback"
 
 

@@ -62,7 +62,7 @@ class StepCounter(pl.Callback):
 @pytest.mark.parametrize("model", list(SMALL))
 def test_model_config_trains(tmp_path, model):
     gan, dm = build(tmp_path, model)
-    assert tuple(gan.data_shape) == tuple(dm.image_shape)
+    assert tuple(gan.data_shape) == tuple(dm.data_shape)
     g_before = [p.detach().clone() for p in gan.generator.parameters()]
     trainer(max_steps=2 * (gan.hparams.n_critic + 1)).fit(gan, dm)
     assert gan.g_steps == 2 and gan.d_steps == 2 * gan.hparams.n_critic
@@ -70,8 +70,8 @@ def test_model_config_trains(tmp_path, model):
         not torch.equal(a, b) for a, b in zip(g_before, gan.generator.parameters(), strict=True)
     )
     out = gan.generate(gan.sample_noise(4, torch.Generator().manual_seed(0)))
-    assert out.shape == (4, *dm.image_shape)
-    if len(dm.image_shape) == 3:
+    assert out.shape == (4, *dm.data_shape)
+    if len(dm.data_shape) == 3:
         assert out.min() >= 0 and out.max() <= 1
 
 

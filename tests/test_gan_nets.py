@@ -17,7 +17,7 @@ def test_dcgan_sizes(size):
     g = DCGANGenerator(latent_dim=8, image_size=size, channels=3, base_channels=8)
     d = DCGANDiscriminator(image_size=size, channels=3, base_channels=8)
     x = g(torch.randn(4, 8))
-    assert x.shape == (4, 3, size, size) and g.output_shape == (3, size, size)
+    assert x.shape == (4, 3, size, size) and g.data_shape == (3, size, size)
     assert x.min() >= -1 and x.max() <= 1
     assert d(x).shape == (4,)
 

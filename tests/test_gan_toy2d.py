@@ -17,7 +17,7 @@ from helpers.config import compose_config
 
 def test_ring_and_grid_constants():
     ring, grid = Ring2DDataModule(), Grid2DDataModule()
-    assert ring.num_modes == 8 and ring.std == 0.01 and ring.image_shape == (2,)
+    assert ring.num_modes == 8 and ring.std == 0.01 and ring.data_shape == (2,)
     assert torch.allclose(ring.centers.norm(dim=1), torch.ones(8))
     assert grid.num_modes == 25 and grid.std == 0.05
     assert sorted(set(grid.centers[:, 0].tolist())) == [-4.0, -2.0, 0.0, 2.0, 4.0]

@@ -70,7 +70,7 @@ class _LinearEncoder(nn.Module):
     def __init__(self, a: torch.Tensor, c: torch.Tensor, logvar: torch.Tensor, dim: int):
         super().__init__()
         self.a, self.c, self.logvar = a, c, logvar
-        self.image_shape = (1, 1, dim)
+        self.data_shape = (1, 1, dim)
 
     def forward(self, x):
         mu = x.flatten(1) @ self.a.T + self.c
@@ -81,7 +81,7 @@ class _LinearDecoder(nn.Module):
     def __init__(self, w: torch.Tensor, b: torch.Tensor, dim: int):
         super().__init__()
         self.w, self.b = w, b
-        self.image_shape = (1, 1, dim)
+        self.data_shape = (1, 1, dim)
 
     def forward(self, z):
         return (z @ self.w.T + self.b).view(-1, 1, 1, self.b.numel())

@@ -10,7 +10,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from genlab.report import report
-from genlab.train import CONFIG_DIR, train
+from genlab.train import train
+from genlab.utils.config_dir import CONFIG_DIR
 from helpers.config import run_cli
 from helpers.runs import check_ok, sweep_dirs
 

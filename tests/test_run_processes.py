@@ -51,7 +51,7 @@ def test_run_dir_config_claims_a_new_folder_per_composition(tmp_path):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from genlab.train import CONFIG_DIR
+    from genlab.utils.config_dir import CONFIG_DIR
 
     dirs = []
     for _ in range(2):

@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 
 from genlab.launch.job import isolated_job
 from genlab.launch.sweep import swept_keys, swept_tags
-from genlab.train import CONFIG_DIR
+from genlab.utils.config_dir import CONFIG_DIR
 from helpers.config import run_cli
 from helpers.runs import TINY_RUN, check_ok, job_dirs, sweep_dirs, wandb_runs
 

@@ -10,8 +10,8 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 
+from genlab.contract import GenerativeModel
 from genlab.eval import evaluate
-from genlab.models.contract import GenerativeModel
 from genlab.train import train
 from helpers.config import compose_config
 from helpers.wandb_offline import read_offline_run

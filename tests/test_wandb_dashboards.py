@@ -7,8 +7,8 @@ import json
 
 from pytorch_lightning.loggers import WandbLogger
 
+from genlab.run.instantiate import instantiate_loggers
 from genlab.train import train
-from genlab.utils.instantiate import instantiate_loggers
 from helpers.config import TINY, compose_config
 from helpers.wandb_offline import _raw_records, read_offline_run
 

@@ -9,14 +9,14 @@ import hydra
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from genlab.train import CONFIG_DIR
-from genlab.utils.run_files import RESOLVED_CONFIG
-from genlab.utils.validate import (
+from genlab.run.validate import (
     ConfigValueError,
     check_file_exists,
     check_writable_dir,
     warn_unknown_appended_keys,
 )
+from genlab.utils.config_dir import CONFIG_DIR
+from genlab.utils.run_files import RESOLVED_CONFIG
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 def load_checkpoint(path: Path) -> dict:
     """Load a Lightning checkpoint on CPU with ``weights_only=True``; raise an error naming the
     file if it is missing, empty, truncated or not safe to unpickle."""
-    from genlab.callbacks.checkpoint import load_checkpoint_file
+    from genlab.utils.checkpoint_io import load_checkpoint_file
 
     return load_checkpoint_file(path)
 
@@ -68,9 +68,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     import pytorch_lightning as pl
 
     from genlab.launch.job import isolated_job
-    from genlab.utils.checks import check_model_data
-    from genlab.utils.instantiate import instantiate_loggers, instantiate_metrics
-    from genlab.utils.resume import check_state_dict_matches
+    from genlab.run.checks import check_model_data
+    from genlab.run.instantiate import instantiate_loggers, instantiate_metrics
+    from genlab.run.resume import check_state_dict_matches
     from genlab.utils.run_files import scalar_metrics, write_json
 
     with isolated_job():

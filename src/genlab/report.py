@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from genlab.bench.references import comparability, find_reference, load_references, verdict
 from genlab.launch.sweep import SWEEP_FILE
-from genlab.train import CONFIG_DIR
+from genlab.utils.config_dir import CONFIG_DIR
 from genlab.utils.run_files import RESOLVED_CONFIG
 
 log = logging.getLogger(__name__)

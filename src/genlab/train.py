@@ -4,22 +4,21 @@ then fit and test. Never imports a concrete model: ``_target_`` in the config do
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from genlab.run.validate import validate_train_config
 from genlab.utils import run_dir
-from genlab.utils.validate import validate_train_config
+from genlab.utils.config_dir import CONFIG_DIR
 
 if TYPE_CHECKING:  # torch and Lightning load inside train(), after the config is validated
     import pytorch_lightning as pl
 
 log = logging.getLogger(__name__)
 
-CONFIG_DIR = os.environ.get("GENLAB_CONFIG_DIR", str(Path(__file__).resolve().parents[2] / "conf"))
 run_dir.register_resolver()  # ${genlab_unique_dir:...} in conf/hydra/default.yaml
 
 
@@ -45,13 +44,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     from genlab.callbacks.optimized_metric import OptimizedMetricCheck
     from genlab.launch import ddp
     from genlab.launch.job import isolated_job
-    from genlab.utils.checks import adapt_data_to_model, check_model_data
-    from genlab.utils.instantiate import (
+    from genlab.run.checks import adapt_data_to_model, check_model_data
+    from genlab.run.instantiate import (
         instantiate_callbacks,
         instantiate_loggers,
         instantiate_metrics,
     )
-    from genlab.utils.resume import check_resume_checkpoint
+    from genlab.run.resume import check_resume_checkpoint
     from genlab.utils.run_files import save_resolved_config, scalar_metrics, write_json
     from genlab.utils.torch_env import drop_nvml_check_without_gpu
 
@@ -68,7 +67,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             model: pl.LightningModule = hydra.utils.instantiate(cfg.model)
             check_model_data(model, datamodule)  # also: the model implements the contract
             check_resume_checkpoint(cfg, model)
-            monitor = model.checkpoint_monitor  # declared by the family (models/contract.py)
+            monitor = model.checkpoint_monitor  # declared by the family (contract.py)
             callbacks = instantiate_callbacks(cfg.get("callbacks"), monitor=monitor)
             callbacks += instantiate_metrics(cfg.get("metrics"), datamodule)
             if cfg.get("optimized_metric"):  # a typo fails after one epoch, not after the trial

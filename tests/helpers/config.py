@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 
-from genlab.train import CONFIG_DIR
+from genlab.utils.config_dir import CONFIG_DIR
 
 TINY = [
     "trainer=cpu",

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from genlab.models.contract import GenerativeModel
+from genlab.contract import GenerativeModel
 
 
 def smooth_images(

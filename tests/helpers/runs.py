@@ -6,7 +6,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from genlab.train import CONFIG_DIR
+from genlab.utils.config_dir import CONFIG_DIR
 from helpers.wandb_offline import OfflineRun, read_offline_run
 
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genlab.models.contract import GenerativeModel, split_batch
+from genlab.contract import GenerativeModel, split_batch
 
 
 class SpatialAE(GenerativeModel, pl.LightningModule):
@@ -77,16 +77,16 @@ class CondMLPGenerator(nn.Module):
     ) -> None:
         super().__init__()
         self.latent_dim = latent_dim
-        self.output_shape = (channels, image_size, image_size)
+        self.data_shape = (channels, image_size, image_size)
         self.embed = nn.Embedding(num_classes, latent_dim)
-        out = math.prod(self.output_shape)
+        out = math.prod(self.data_shape)
         self.net = nn.Sequential(
             nn.Linear(2 * latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, out)
         )
 
     def forward(self, z: Tensor, y: Tensor) -> Tensor:
         h = torch.cat([z, self.embed(y)], dim=1)
-        return torch.tanh(self.net(h)).view(-1, *self.output_shape)
+        return torch.tanh(self.net(h)).view(-1, *self.data_shape)
 
 
 class CondMLPDiscriminator(nn.Module):
@@ -94,8 +94,8 @@ class CondMLPDiscriminator(nn.Module):
 
     def __init__(self, num_classes: int, image_size: int, channels: int, hidden: int = 64) -> None:
         super().__init__()
-        self.input_shape = (channels, image_size, image_size)
-        self.features = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(self.input_shape), hidden))
+        self.data_shape = (channels, image_size, image_size)
+        self.features = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(self.data_shape), hidden))
         self.head = nn.Linear(hidden, 1)
         self.embed = nn.Embedding(num_classes, hidden)
 

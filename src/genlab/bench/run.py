@@ -21,7 +21,7 @@ from genlab.bench.figures import plot_curves, plot_final
 from genlab.bench.launch import launch_suite
 from genlab.bench.references import load_references
 from genlab.bench.tables import check_claim, markdown_table, suite_runs, suite_table
-from genlab.train import CONFIG_DIR
+from genlab.utils.config_dir import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 

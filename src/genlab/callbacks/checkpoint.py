@@ -4,26 +4,19 @@ that writes atomically and loads with ``weights_only=True``. See docs/reliabilit
 
 from __future__ import annotations
 
-import contextlib
-import os
-import pickle
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_warn
 
-from genlab.models.contract import GenerativeModel
+from genlab.contract import GenerativeModel
+from genlab.utils.checkpoint_io import atomic_torch_save, load_checkpoint_file
 
 AUTO = "auto"
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 
 def resolve_monitor(node: DictConfig, monitor: tuple[str, str] | None) -> DictConfig:
@@ -115,71 +108,3 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     ) -> dict[str, Any]:
         """Load a checkpoint with ``weights_only=True`` (unless False is passed explicitly)."""
         return load_checkpoint_file(Path(path), map_location, weights_only is not False)
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    """``torch.save`` ``obj`` to ``path`` via a fsynced temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; match a plain open()
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename durable (no-op where folders cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def load_checkpoint_file(
-    path: Path, map_location: Any = "cpu", weights_only: bool = True
-) -> dict[str, Any]:
-    """Load a checkpoint; raise an error naming the file when it is missing, empty, truncated,
-    or needs full unpickling (which would let the file run code)."""
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"checkpoint not found: {path}. Pass ckpt_path=<run>/checkpoints/last.ckpt "
-            "(relative to where you launch, or absolute)."
-        )
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=weights_only)
-    except pickle.UnpicklingError as err:
-        if "weights_only" in str(err) or "Weights only" in str(err):
-            raise RuntimeError(
-                f"checkpoint {path} holds objects other than tensors and plain values, and "
-                "loading them would run code from the file; genlab loads checkpoints with "
-                "weights_only=True. Use a checkpoint written by genlab-train."
-            ) from err
-        raise _unreadable(path, err) from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
-        raise _unreadable(path, err) from err
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise RuntimeError(f"{path} is not a Lightning checkpoint (no 'state_dict' key)")
-    return ckpt
-
-
-def _unreadable(path: Path, err: BaseException) -> RuntimeError:
-    size = path.stat().st_size if path.exists() else 0
-    return RuntimeError(
-        f"checkpoint {path} ({size} bytes) is unreadable ({type(err).__name__}: {err}). The "
-        "file is empty, truncated or corrupt: use another checkpoint of the run, such as "
-        "<run>/checkpoints/last.ckpt or epoch_*.ckpt."
-    )

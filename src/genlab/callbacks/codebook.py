@@ -18,7 +18,7 @@ import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 
 from genlab.callbacks.images import log_image_file  # noqa: E402
-from genlab.models.contract import require_generative  # noqa: E402
+from genlab.contract import require_generative  # noqa: E402
 from genlab.nets.quantizer import perplexity  # noqa: E402
 
 

@@ -2,7 +2,7 @@
 
 Each callback saves a PNG grid under ``<output_dir>/images/<name>/`` and logs it to every
 W&B logger of the trainer. They use a model only through the declared contract
-(``genlab.models.contract.GenerativeModel``): ``sample_noise``/``generate`` for every model,
+(``genlab.contract.GenerativeModel``): ``sample_noise``/``generate`` for every model,
 ``encode``/``reconstruct`` when ``can_encode``, ``generate_raw`` when ``has_ema``, and labels
 when the model is ``conditional`` (then a sample grid has one row per class). Latents may be
 vectors (B, D) or spatial (B, C, H, W). Non-image models (2D toys) are skipped.
@@ -18,7 +18,7 @@ import torch
 from pytorch_lightning.loggers import WandbLogger
 from torchvision.utils import make_grid, save_image
 
-from genlab.models.contract import GenerativeModel, require_generative
+from genlab.contract import GenerativeModel, require_generative
 
 
 def save_and_log_grid(

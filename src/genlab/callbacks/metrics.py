@@ -18,13 +18,13 @@ import pytorch_lightning as pl
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.trainer.states import TrainerFn
 
+from genlab.contract import require_generative
 from genlab.metrics.cache import ReferenceCache
 from genlab.metrics.collection import SampleQualityMetrics, validate_metric_names
 from genlab.metrics.conditional import conditional_sample_metrics, real_labels
 from genlab.metrics.extractors import EXTRACTORS, auto_extractor, build_extractor
 from genlab.metrics.protocol import protocol_record
 from genlab.metrics.sampling import add_generated, add_reference
-from genlab.models.contract import require_generative
 
 
 class SampleQualityCallback(pl.Callback):

@@ -21,9 +21,9 @@ from pytorch_lightning.utilities import rank_zero_info  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 from genlab.callbacks.images import log_image_file  # noqa: E402
+from genlab.contract import require_generative  # noqa: E402
 from genlab.data.toy2d import Toy2DDataModule  # noqa: E402
 from genlab.metrics.toy2d import ModeStats, mode_metrics  # noqa: E402
-from genlab.models.contract import require_generative  # noqa: E402
 
 
 def scatter_plot(samples: Tensor, centers: Tensor, path: str, title: str = "") -> str:

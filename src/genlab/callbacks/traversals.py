@@ -18,7 +18,7 @@ import pytorch_lightning as pl
 import torch
 
 from genlab.callbacks.images import real_batch, save_and_log_grid
-from genlab.models.contract import require_generative
+from genlab.contract import require_generative
 
 KL_KEY = re.compile(r"^val/kl_dim/(\d+)$")
 

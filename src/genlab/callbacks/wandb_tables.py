@@ -8,7 +8,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import WandbLogger
 
-from genlab.models.contract import require_generative
+from genlab.contract import require_generative
 from genlab.utils.images import to_uint8
 
 COLUMNS = ["epoch", "step", "label", "image"]

@@ -234,7 +234,7 @@ class ImageDataModule(pl.LightningDataModule):
 
     # ----- shape information -------------------------------------------------------------
     @property
-    def image_shape(self) -> tuple[int, int, int]:
+    def data_shape(self) -> tuple[int, int, int]:
         """(C, H, W) of the images in every batch."""
         return (self.num_channels, self._image_size, self._image_size)
 
@@ -362,7 +362,7 @@ class ImageDataModule(pl.LightningDataModule):
         if isinstance(dataset, TensorImageDataset):
             images = to_unit_float(dataset.images[:n].cpu().clone())
         elif n == 0:
-            images = torch.empty(0, *self.image_shape)
+            images = torch.empty(0, *self.data_shape)
         else:
             loader = DataLoader(
                 Subset(dataset, range(n)),
@@ -389,7 +389,7 @@ class ImageDataModule(pl.LightningDataModule):
         """Return the settings that define the data a score was computed on (for run summaries)."""
         return {
             "dataset": self.name,
-            "image_shape": list(self.image_shape),
+            "data_shape": list(self.data_shape),
             "binarize": self.binarize,
             "seed": self.seed,
             "num_train": self.num_train,

@@ -76,7 +76,7 @@ class Toy2DDataModule(pl.LightningDataModule):
         return self._name
 
     @property
-    def image_shape(self) -> tuple[int]:
+    def data_shape(self) -> tuple[int]:
         """Shape of one example: (2,)."""
         return (int(self.centers.shape[1]),)
 

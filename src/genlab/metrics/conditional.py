@@ -16,8 +16,8 @@ import math
 import torch
 from torch import Tensor
 
+from genlab.contract import require_generative
 from genlab.metrics.functional import fid_from_features
-from genlab.models.contract import require_generative
 
 
 def class_accuracy(logits: Tensor, labels: Tensor, num_classes: int) -> dict[str, object]:

@@ -13,10 +13,10 @@ import pytorch_lightning as pl
 import torch
 from torchmetrics.utilities.distributed import gather_all_tensors
 
+from genlab.contract import GenerativeModel
 from genlab.metrics.cache import ReferenceCache, ReferenceKey, fingerprint_images
 from genlab.metrics.collection import SampleQualityMetrics
 from genlab.metrics.extractors import ExtractorOutput, images_to_uint8
-from genlab.models.contract import GenerativeModel
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ from pytorch_lightning.strategies import DDPStrategy
 from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor, nn
 
+from genlab.contract import GenerativeModel, split_batch
 from genlab.models.compile import compile_nets
-from genlab.models.contract import GenerativeModel, split_batch
 from genlab.models.ema import EMASchedule
 from genlab.models.gan_terms import GANTerms
 from genlab.models.noise import AUG_D_STEP, AUG_G_STEP, D_STEP, G_STEP, GP_STEP, NoiseStreams
@@ -38,7 +38,7 @@ from genlab.models.outputs import GANStepOutput
 from genlab.objectives.diffaugment import parse_policy
 from genlab.objectives.gan_losses import d_output_mean, get_loss
 from genlab.objectives.penalties import DiscriminatorPenalties
-from genlab.utils.checks import raise_if_not_finite
+from genlab.utils.finite import raise_if_not_finite
 
 PARTIALS = ("optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d")
 
@@ -53,7 +53,7 @@ class GAN(GenerativeModel, pl.LightningModule):
     """GAN with pluggable nets, losses (``loss``), penalties, ``n_critic`` and generator EMA.
 
     Args:
-        generator: nn.Module with ``latent_dim`` and ``output_shape``; images in [-1, 1];
+        generator: nn.Module with ``latent_dim`` and ``data_shape``; images in [-1, 1];
             called as ``generator(z)`` or, when conditional, ``generator(z, y)``.
         discriminator: nn.Module mapping data (and labels, when conditional) to logits (N,).
         optimizer_g, optimizer_d: partial optimizers (Hydra ``_partial_: true``), called with
@@ -159,11 +159,11 @@ class GAN(GenerativeModel, pl.LightningModule):
 
     @staticmethod
     def _check_shapes(generator: nn.Module, discriminator: nn.Module) -> None:
-        out = tuple(getattr(generator, "output_shape", ()))
-        inp = tuple(getattr(discriminator, "input_shape", out))
+        out = tuple(getattr(generator, "data_shape", ()))
+        inp = tuple(getattr(discriminator, "data_shape", out))
         if out != inp:
             raise ValueError(
-                f"generator output_shape {out} != discriminator input_shape {inp}; "
+                f"generator data_shape {out} != discriminator data_shape {inp}; "
                 "give both nets the same data.image_size / data.channels."
             )
 
@@ -186,7 +186,7 @@ class GAN(GenerativeModel, pl.LightningModule):
     @property
     def data_shape(self) -> tuple[int, ...]:
         """Shape of one example: (C, H, W) images or (2,) points."""
-        return tuple(self.generator.output_shape)
+        return tuple(self.generator.data_shape)
 
     @property
     def has_ema(self) -> bool:

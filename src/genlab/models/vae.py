@@ -11,14 +11,14 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
+from genlab.contract import GenerativeModel, split_batch
 from genlab.models.compile import compile_nets
-from genlab.models.contract import GenerativeModel, split_batch
 from genlab.models.outputs import VAEOutput
 from genlab.models.step_logging import EpochMeans, should_log_step
 from genlab.objectives import bounds
 from genlab.objectives.likelihoods import Likelihood
 from genlab.objectives.vae_objectives import ELBO
-from genlab.utils.checks import raise_if_not_finite
+from genlab.utils.finite import raise_if_not_finite
 
 #: a VAE objective: (recon (B,), kl (B,), log_weights(k) -> (k, B)) -> objective (B,), nats
 Objective = Callable[[Tensor, Tensor, Callable[[int], Tensor]], Tensor]
@@ -78,7 +78,7 @@ class VAE(GenerativeModel, pl.LightningModule):
             raise ValueError(
                 f"model.num_classes must be >= 0 (0 = unconditional), got {num_classes}"
             )
-        enc_shape, dec_shape = tuple(encoder.image_shape), tuple(decoder.image_shape)
+        enc_shape, dec_shape = tuple(encoder.data_shape), tuple(decoder.data_shape)
         if enc_shape != dec_shape:
             raise ValueError(f"encoder expects images {enc_shape} but decoder makes {dec_shape}")
         # nets, objective and optimizer partials stay out of hparams: checkpoints hold plain
@@ -111,7 +111,7 @@ class VAE(GenerativeModel, pl.LightningModule):
     @property
     def data_shape(self) -> tuple[int, ...]:
         """(C, H, W) of the images the networks were built for."""
-        return tuple(self.encoder.image_shape)
+        return tuple(self.encoder.data_shape)
 
     def _labels(self, y: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
         """Extra net arguments: (y,) for conditional models, () otherwise."""

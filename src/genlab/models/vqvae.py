@@ -20,11 +20,11 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from genlab.models.contract import GenerativeModel, split_batch
+from genlab.contract import GenerativeModel, split_batch
 from genlab.nets.quantizer import QuantizerOutput, VectorQuantizer, perplexity
 from genlab.objectives import bounds
 from genlab.objectives.likelihoods import Likelihood
-from genlab.utils.checks import raise_if_not_finite
+from genlab.utils.finite import raise_if_not_finite
 
 
 class VQVAE(GenerativeModel, pl.LightningModule):
@@ -52,7 +52,7 @@ class VQVAE(GenerativeModel, pl.LightningModule):
         scheduler: Callable[..., Any] | None = None,
     ) -> None:
         super().__init__()
-        enc_shape, dec_shape = tuple(encoder.image_shape), tuple(decoder.image_shape)
+        enc_shape, dec_shape = tuple(encoder.data_shape), tuple(decoder.data_shape)
         if enc_shape != dec_shape:
             raise ValueError(f"encoder expects images {enc_shape} but decoder makes {dec_shape}")
         if tuple(encoder.latent_shape) != tuple(decoder.latent_shape):
@@ -86,7 +86,7 @@ class VQVAE(GenerativeModel, pl.LightningModule):
     @property
     def data_shape(self) -> tuple[int, ...]:
         """(C, H, W) of the images the networks were built for."""
-        return tuple(self.encoder.image_shape)
+        return tuple(self.encoder.data_shape)
 
     def sample_noise(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Return code grids from the UNIFORM prior over codes, (num, code_dim, h, w).

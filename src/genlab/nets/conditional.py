@@ -59,7 +59,7 @@ class ConditionalMLPEncoder(nn.Module):
     ) -> None:
         super().__init__()
         _check_classes(num_classes, "ConditionalMLPEncoder")
-        self.image_shape = (channels, image_size, image_size)
+        self.data_shape = (channels, image_size, image_size)
         self.latent_dim, self.num_classes = latent_dim, num_classes
         in_dim = channels * image_size * image_size + num_classes
         self.net = mlp([in_dim, *hidden_dims, 2 * latent_dim], nn.ReLU)
@@ -85,7 +85,7 @@ class ConditionalMLPDecoder(nn.Module):
     ) -> None:
         super().__init__()
         _check_classes(num_classes, "ConditionalMLPDecoder")
-        self.image_shape = (channels, image_size, image_size)
+        self.data_shape = (channels, image_size, image_size)
         self.num_classes = num_classes
         self.out_shape = (channels * params_per_channel, image_size, image_size)
         out_dim = self.out_shape[0] * image_size * image_size
@@ -111,7 +111,7 @@ class ConditionalConvEncoder(nn.Module):
         super().__init__()
         _check_classes(num_classes, "ConditionalConvEncoder")
         base = ConvEncoder(channels, image_size, latent_dim, base_width)
-        self.image_shape, self.num_classes = base.image_shape, num_classes
+        self.data_shape, self.num_classes = base.data_shape, num_classes
         self.body = base.body
         self.head = nn.Linear(base.head.in_features + num_classes, 2 * latent_dim)
 
@@ -141,7 +141,7 @@ class ConditionalConvDecoder(nn.Module):
         self.net = ConvDecoder(
             latent_dim + num_classes, channels, image_size, base_width, params_per_channel
         )
-        self.image_shape = self.net.image_shape
+        self.data_shape = self.net.data_shape
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Return unconstrained likelihood parameters at full resolution."""

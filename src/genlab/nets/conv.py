@@ -25,7 +25,7 @@ class ConvEncoder(nn.Module):
     def __init__(self, channels: int, image_size: int, latent_dim: int, base_width: int = 32):
         super().__init__()
         stages = conv_stages(image_size, "ConvEncoder")
-        self.image_shape = (channels, image_size, image_size)
+        self.data_shape = (channels, image_size, image_size)
         layers: list[nn.Module] = []
         width_in, width = channels, base_width
         for _ in range(stages):
@@ -54,7 +54,7 @@ class ConvDecoder(nn.Module):
     ) -> None:
         super().__init__()
         stages = conv_stages(image_size, "ConvDecoder")
-        self.image_shape = (channels, image_size, image_size)
+        self.data_shape = (channels, image_size, image_size)
         self.start = image_size // 2**stages
         self.width = base_width * 2 ** (stages - 1)
         self.fc = nn.Linear(latent_dim, self.width * self.start * self.start)

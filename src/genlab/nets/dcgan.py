@@ -53,7 +53,7 @@ class DCGANGenerator(nn.Module):
         super().__init__()
         init, n_up = _plan(image_size)
         self.latent_dim = latent_dim
-        self.output_shape = (channels, image_size, image_size)
+        self.data_shape = (channels, image_size, image_size)
         width = base_channels * 2 ** (n_up - 1)
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(latent_dim, width, init, 1, 0, bias=False),
@@ -96,7 +96,7 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
         init, n_down = _plan(image_size)
         norm_layer(norm, 1)  # validate the name before building anything
-        self.input_shape = (channels, image_size, image_size)
+        self.data_shape = (channels, image_size, image_size)
         width = base_channels
         layers: list[nn.Module] = [
             nn.Conv2d(channels, width, 4, 2, 1),

@@ -40,7 +40,7 @@ class MLPEncoder(nn.Module):
         activation: str = "relu",
     ) -> None:
         super().__init__()
-        self.image_shape = (channels, image_size, image_size)
+        self.data_shape = (channels, image_size, image_size)
         self.latent_dim = latent_dim
         in_dim = channels * image_size * image_size
         act = activation_class(activation)
@@ -67,7 +67,7 @@ class MLPDecoder(nn.Module):
         activation: str = "relu",
     ) -> None:
         super().__init__()
-        self.image_shape = (channels, image_size, image_size)
+        self.data_shape = (channels, image_size, image_size)
         self.out_shape = (channels * params_per_channel, image_size, image_size)
         out_dim = self.out_shape[0] * image_size * image_size
         self.net = mlp([latent_dim, *hidden_dims, out_dim], activation_class(activation))

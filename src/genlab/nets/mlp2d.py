@@ -37,7 +37,7 @@ class MLPGenerator2D(nn.Module):
     ) -> None:
         super().__init__()
         self.latent_dim = latent_dim
-        self.output_shape = (out_dim,)
+        self.data_shape = (out_dim,)
         layers: list[nn.Module] = []
         width = latent_dim
         for _ in range(n_layers):
@@ -65,7 +65,7 @@ class MLPDiscriminator2D(nn.Module):
         spectral_norm: bool = False,
     ) -> None:
         super().__init__()
-        self.input_shape = (in_dim,)
+        self.data_shape = (in_dim,)
         layers: list[nn.Module] = []
         width = in_dim
         for _ in range(n_layers):

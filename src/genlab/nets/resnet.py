@@ -78,7 +78,7 @@ class ResNetGenerator(nn.Module):
         super().__init__()
         _check_size(image_size)
         self.latent_dim = latent_dim
-        self.output_shape = (channels, image_size, image_size)
+        self.data_shape = (channels, image_size, image_size)
         self.width = width
         self.linear = nn.Linear(latent_dim, 4 * 4 * width)
         n_up = int(math.log2(image_size // 4))
@@ -105,7 +105,7 @@ class ResNetDiscriminator(nn.Module):
     ) -> None:
         super().__init__()
         _check_size(image_size)
-        self.input_shape = (channels, image_size, image_size)
+        self.data_shape = (channels, image_size, image_size)
         n_down = int(math.log2(image_size // 8))
         blocks = [DBlock(channels, width, down=True, first=True)]
         blocks += [DBlock(width, width, down=True) for _ in range(n_down - 1)]

@@ -59,7 +59,7 @@ class VQEncoder(nn.Module):
         downsample: int = 2,
     ) -> None:
         super().__init__()
-        self.image_shape = (channels, image_size, image_size)
+        self.data_shape = (channels, image_size, image_size)
         side = latent_size(image_size, downsample, "VQEncoder")
         self.latent_shape = (code_dim, side, side)
         layers: list[nn.Module] = []
@@ -95,7 +95,7 @@ class VQDecoder(nn.Module):
         params_per_channel: int = 1,
     ) -> None:
         super().__init__()
-        self.image_shape = (channels, image_size, image_size)
+        self.data_shape = (channels, image_size, image_size)
         side = latent_size(image_size, downsample, "VQDecoder")
         self.latent_shape = (code_dim, side, side)
         layers: list[nn.Module] = [nn.Conv2d(code_dim, hidden, 3, padding=1)]

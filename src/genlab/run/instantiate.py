@@ -68,7 +68,7 @@ def instantiate_metrics(cfg: DictConfig | None, datamodule: object) -> list[Call
     """
     if not cfg or "_target_" not in cfg:
         return []
-    shape = getattr(datamodule, "image_shape", ())
+    shape = getattr(datamodule, "data_shape", ())
     if len(shape) != 3:
         name = getattr(datamodule, "name", type(datamodule).__name__)
         log.info(f"metrics: FID/IS/KID need images; skipped for data={name} (shape {shape})")

@@ -122,7 +122,7 @@ def require_generative(model: object, who: str) -> GenerativeModel:
     if isinstance(model, GenerativeModel):
         return model
     raise TypeError(
-        f"{who} needs a model implementing genlab.models.contract.GenerativeModel; "
+        f"{who} needs a model implementing genlab.contract.GenerativeModel; "
         f"{type(model).__name__} does not. Inherit it (class MyModel(GenerativeModel, "
         "pl.LightningModule)) and define latent_shape, data_shape and generate, or switch the "
         "callback off (callbacks=none / metrics=none). See docs/extending.md."

@@ -9,7 +9,7 @@ import torch
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from genlab.callbacks.checkpoint import load_checkpoint_file
+from genlab.utils.checkpoint_io import load_checkpoint_file
 from genlab.utils.run_files import RESOLVED_CONFIG
 
 

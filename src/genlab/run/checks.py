@@ -6,11 +6,10 @@ import logging
 
 import hydra
 import pytorch_lightning as pl
-import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from genlab.models.contract import GenerativeModel, require_generative
+from genlab.contract import GenerativeModel, require_generative
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +19,10 @@ def check_model_data(model: pl.LightningModule, datamodule: pl.LightningDataModu
     conditional model meets data without classes.
 
     Both sides declare their shape: ``model.data_shape`` (the contract, from the nets) and
-    ``datamodule.image_shape`` ((C, H, W) for images, (2,) for 2D toy data).
+    ``datamodule.data_shape`` ((C, H, W) for images, (2,) for 2D toy data).
     """
     model = require_generative(model, "genlab-train")
-    expected, given = model.data_shape, datamodule.image_shape
+    expected, given = model.data_shape, datamodule.data_shape
     data_classes = int(getattr(datamodule, "num_classes", 0) or 0)
     if model.conditional and model.num_classes != data_classes:
         raise ValueError(
@@ -47,21 +46,6 @@ def _fmt(shape: tuple[int, ...]) -> str:
         c, h, w = shape
         return f"{c}x{h}x{w} (channels x {h}x{w} pixels)"
     return "x".join(str(s) for s in shape)
-
-
-def raise_if_not_finite(loss: torch.Tensor, what: str, step: int) -> None:
-    """Raise FloatingPointError naming the loss, the step and the usual fixes if it is NaN/inf.
-
-    Called before ``backward`` so that non-finite values never reach the weights; the last
-    checkpoint written before the failure stays valid to resume from.
-    """
-    if not torch.isfinite(loss).all():
-        raise FloatingPointError(
-            f"non-finite {what} ({loss.detach().float().mean().item()}) at global step {step}. "
-            "Lower the learning rate (model.optimizer*.lr), enable gradient clipping "
-            "(trainer.gradient_clip_val for VAEs, model.grad_clip_g/grad_clip_d for GANs), or "
-            "check the data range; resume from <run>/checkpoints/last.ckpt with ckpt_path=..."
-        )
 
 
 def adapt_data_to_model(cfg: DictConfig) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +15,11 @@ from pathlib import Path
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import InterpolationKeyError, InterpolationResolutionError
 
+from genlab.utils.config_dir import CONFIG_DIR
+
 log = logging.getLogger(__name__)
 
-CONFIG_ROOT = Path(
-    os.environ.get("GENLAB_CONFIG_DIR", Path(__file__).resolve().parents[3] / "conf")
-)
+CONFIG_ROOT = Path(CONFIG_DIR)
 TRAINER_INTS = {  # key: smallest allowed value
     "max_epochs": -1,
     "min_epochs": 0,
