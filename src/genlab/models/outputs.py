@@ -28,26 +28,3 @@ class VAEOutput:
     kl_per_dim: torch.Tensor
     mu: torch.Tensor
     iw_bound: torch.Tensor | None = None
-
-
-@dataclass
-class GANStepOutput:
-    """Detached scalars of one GAN training step (returned as a dict to callbacks).
-
-    Attributes:
-        d_loss: discriminator loss incl. penalties. d_real, d_fake: mean D output on real and
-        fake data (probabilities for the sigmoid losses, raw critic values otherwise).
-        g_loss: generator loss, on the batches with a G step only. gp, r1: unweighted penalties.
-        lecam: unweighted LeCam penalty; d_acgan, g_acgan: unweighted ACGAN cross-entropies
-        (nats) of D (real + fake) and of G.
-    """
-
-    d_loss: torch.Tensor
-    d_real: torch.Tensor
-    d_fake: torch.Tensor
-    g_loss: torch.Tensor | None = None
-    gp: torch.Tensor | None = None
-    r1: torch.Tensor | None = None
-    lecam: torch.Tensor | None = None
-    d_acgan: torch.Tensor | None = None
-    g_acgan: torch.Tensor | None = None
