@@ -1,4 +1,4 @@
-"""Class-conditional GANs and the DiffAugment / LeCam / ACGAN config keys in the GAN module."""
+"""Class-conditional GANs and the DiffAugment / LeCam / ACGAN terms in the GAN module."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-import genlab.models.gan_terms as gan_terms
+import genlab.objectives.augment as augment
+import genlab.objectives.gan_regularizers as regularizers
 from helpers.config import compose_config
 from helpers.trainers import bare_trainer as trainer
 
@@ -64,10 +65,14 @@ def test_conditional_gan_trains_and_generates_the_requested_labels(tmp_path, mod
 
 def test_diffaugment_reaches_every_d_input_in_d_and_g_steps(tmp_path, monkeypatch):
     gan, dm = build(
-        tmp_path, "dcgan_cond", "model.max_g_steps=1", "model.diffaugment=[translation,cutout]"
+        tmp_path,
+        "dcgan_cond",
+        "model.max_g_steps=1",
+        "model/augment=diffaugment",
+        "model.augment.policy=[translation,cutout]",
     )
     augmented, seen = [], []
-    real_augment = gan_terms.diff_augment
+    real_augment = augment.diff_augment
 
     def spy(x, policy, generator=None):
         assert tuple(policy) == ("translation", "cutout")
@@ -75,7 +80,7 @@ def test_diffaugment_reaches_every_d_input_in_d_and_g_steps(tmp_path, monkeypatc
         augmented.append(out)
         return out
 
-    monkeypatch.setattr(gan_terms, "diff_augment", spy)
+    monkeypatch.setattr(augment, "diff_augment", spy)
     gan.discriminator.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
     trainer().fit(gan, dm)
     # D step: real and fake; G step: fake -> three augmented D inputs, exactly what D saw
@@ -88,14 +93,14 @@ def test_diffaugment_reaches_every_d_input_in_d_and_g_steps(tmp_path, monkeypatc
 
 def test_no_diffaugment_means_no_augmentation(tmp_path, monkeypatch):
     gan, dm = build(tmp_path, "dcgan", "model.max_g_steps=1")
-    monkeypatch.setattr(gan_terms, "diff_augment", lambda *a, **k: pytest.fail("augmented"))
+    monkeypatch.setattr(augment, "diff_augment", lambda *a, **k: pytest.fail("augmented"))
     trainer().fit(gan, dm)
 
 
 def test_acgan_ce_uses_the_batch_labels_for_real_and_fake(tmp_path, monkeypatch):
     gan, dm = build(tmp_path, "acgan", "model.max_g_steps=1")
     calls = {}
-    real_d, real_g = gan_terms.acgan_d_loss, gan_terms.acgan_g_loss
+    real_d, real_g = regularizers.acgan_d_loss, regularizers.acgan_g_loss
 
     def spy_d(real_logits, real_y, fake_logits, fake_y):
         calls["d"] = (real_y.clone(), fake_y.clone())
@@ -105,8 +110,8 @@ def test_acgan_ce_uses_the_batch_labels_for_real_and_fake(tmp_path, monkeypatch)
         calls["g"] = fake_y.clone()
         return real_g(fake_logits, fake_y)
 
-    monkeypatch.setattr(gan_terms, "acgan_d_loss", spy_d)
-    monkeypatch.setattr(gan_terms, "acgan_g_loss", spy_g)
+    monkeypatch.setattr(regularizers, "acgan_d_loss", spy_d)
+    monkeypatch.setattr(regularizers, "acgan_g_loss", spy_g)
     batches = []
 
     class Grab(pl.Callback):
@@ -122,34 +127,35 @@ def test_acgan_ce_uses_the_batch_labels_for_real_and_fake(tmp_path, monkeypatch)
 
 
 def test_bad_conditional_configs_fail_before_training(tmp_path):
-    with pytest.raises(Exception, match="aux_classifier"):
-        build(tmp_path, "dcgan_cond", "model.acgan_weight=1.0")
+    with pytest.raises(Exception, match="model.d_terms.acgan: .*aux_classifier"):
+        build(tmp_path, "dcgan_cond", "+model/d_terms=acgan")
     with pytest.raises(Exception, match="num_classes"):
         build(tmp_path, "dcgan_cond", "model.generator.num_classes=5")
-    with pytest.raises(Exception, match="model.diffaugment"):
-        build(tmp_path, "dcgan", "model.diffaugment=flip")
+    with pytest.raises(Exception, match="model.augment.policy.*allowed"):
+        build(tmp_path, "dcgan", "model/augment=diffaugment", "model.augment.policy=flip")
 
 
 def test_resume_restores_lecam_anchors(tmp_path):
-    gan, dm = build(tmp_path, "dcgan_cond", "model.max_g_steps=3", "model.lecam_weight=0.5")
+    lecam = ["+model/d_terms=lecam", "model.d_terms.lecam.weight=0.5"]
+    gan, dm = build(tmp_path, "dcgan_cond", "model.max_g_steps=3", *lecam)
     first = trainer()
     first.fit(gan, dm)
-    saved = {k: v.clone() for k, v in gan.terms.lecam.state_dict().items()}
+    saved = {k: v.clone() for k, v in gan.d_terms.lecam.state_dict().items()}
     assert int(saved["num_updates"]) == 3 and saved["ema_real"] != 0
     ckpt = tmp_path / "mid.ckpt"
     first.save_checkpoint(ckpt)
-    assert "terms.lecam.ema_real" in torch.load(ckpt, weights_only=True)["state_dict"]
+    assert "d_terms.lecam.ema_real" in torch.load(ckpt, weights_only=True)["state_dict"]
 
     restored = {}
 
     class Capture(pl.Callback):
         def on_train_start(self, trainer, pl_module):
-            restored.update({k: v.clone() for k, v in pl_module.terms.lecam.state_dict().items()})
+            restored.update({k: v.clone() for k, v in pl_module.d_terms.lecam.state_dict().items()})
 
-    fresh, dm2 = build(tmp_path, "dcgan_cond", "model.max_g_steps=4", "model.lecam_weight=0.5")
-    assert int(fresh.terms.lecam.num_updates) == 0
+    fresh, dm2 = build(tmp_path, "dcgan_cond", "model.max_g_steps=4", *lecam)
+    assert int(fresh.d_terms.lecam.num_updates) == 0
     trainer(callbacks=[Capture()]).fit(fresh, dm2, ckpt_path=ckpt)
     assert restored.keys() == saved.keys()
     for key in saved:
         assert torch.equal(restored[key], saved[key]), key
-    assert int(fresh.terms.lecam.num_updates) == 4  # and it went on updating
+    assert int(fresh.d_terms.lecam.num_updates) == 4  # and it went on updating

@@ -46,7 +46,7 @@ def run_family(tmp_path: Path, model: str, *extra: str) -> tuple[Path, dict]:
     [
         pytest.param(
             "dcgan_cond",
-            ["model.diffaugment=[color,translation,cutout]", "model.lecam_weight=0.1"],
+            ["model/augment=diffaugment", "+model/d_terms=lecam", "model.d_terms.lecam.weight=0.1"],
             marks=pytest.mark.slow,
         ),
         pytest.param("acgan", ["metrics=none"], marks=pytest.mark.slow),
@@ -62,7 +62,7 @@ def test_family_trains_logs_and_evaluates(tmp_path, model, extra):
     logged = read_offline_run(wandb_dir)
     assert any("train/d_loss" in row for row in logged.history)
     if model == "dcgan_cond":  # the regularizers' terms are logged; conditional metrics computed
-        assert any("train/lecam" in row for row in logged.history)
+        assert any("train/d_lecam" in row for row in logged.history)
         assert 0.0 <= metrics["test/class_acc"] <= 1.0
         cond = logged.summary["metrics_protocol_test"]["conditional"]
         assert len(cond["class_acc_per_class"]) == 10 and cond["classifier"] == "digits_classifier"

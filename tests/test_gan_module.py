@@ -96,8 +96,8 @@ def test_trainer_max_steps_counts_d_plus_g(tmp_path):
 def test_unknown_loss_and_bad_config(tmp_path):
     with pytest.raises(Exception, match="allowed values"):  # hydra wraps the ValueError
         build(tmp_path, "gan_mlp", "model.loss=foo")
-    with pytest.raises(Exception, match="batch norm"):
-        build(tmp_path, "dcgan", "model.gp_weight=10")
+    with pytest.raises(Exception, match="model.d_terms.gp: .*batch norm"):
+        build(tmp_path, "dcgan", "+model/d_terms=gp")
 
 
 def snapshot(gan: pl.LightningModule, t: pl.Trainer) -> dict:

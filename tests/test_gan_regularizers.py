@@ -1,4 +1,4 @@
-"""ACGAN loss, LeCam regularizer, DiffAugment and the conditional sample metrics."""
+"""ACGAN loss, LeCam term, DiffAugment and the conditional sample metrics."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from genlab.metrics.conditional import class_accuracy, per_class_fid
 from genlab.metrics.functional import fid_from_features
 from genlab.objectives.acgan import acgan_d_loss, acgan_g_loss
 from genlab.objectives.diffaugment import cutout, diff_augment, parse_policy, translation
-from genlab.objectives.lecam import LeCam
+from genlab.objectives.gan_regularizers import LeCamTerm
+from genlab.objectives.gan_terms import DStep
 
 
 def test_acgan_loss_is_cross_entropy_on_the_right_labels():
@@ -30,34 +31,44 @@ def test_acgan_loss_is_cross_entropy_on_the_right_labels():
     assert acgan_g_loss(fake_logits, torch.tensor([2, 0])) > acgan_g_loss(fake_logits, fake_y)
 
 
+def dstep(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> DStep:
+    """A D step that holds only logits (all LeCam reads)."""
+    x = torch.zeros(len(real_logits), 2)
+    return DStep(x, x, None, real_logits, fake_logits, None, None, 0, noise=None, critic=None)
+
+
+def lecam(term: LeCamTerm, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    return term(None, dstep(real, fake))["loss"]
+
+
 def test_lecam_value_and_anchors_by_hand():
-    lecam = LeCam(decay=0.5)
+    term = LeCamTerm(weight=0.3, decay=0.5)
     real, fake = torch.tensor([1.0, 3.0]), torch.tensor([-2.0, 0.0])  # means 2 and -1
-    value = lecam(real, fake)
+    value = lecam(term, real, fake)
     # one update: ema = 0.5 * 0 + 0.5 * mean; debiased by 1 - 0.5 -> the batch means
-    assert torch.allclose(lecam.ema_real, torch.tensor(1.0))
-    assert torch.allclose(lecam.ema_fake, torch.tensor(-0.5))
-    a_r, a_f = lecam.anchors
+    assert torch.allclose(term.ema_real, torch.tensor(1.0))
+    assert torch.allclose(term.ema_fake, torch.tensor(-0.5))
+    a_r, a_f = term.anchors
     assert torch.allclose(a_r, torch.tensor(2.0)) and torch.allclose(a_f, torch.tensor(-1.0))
     # relu(real - a_F)^2 = [4, 16] -> 10; relu(a_R - fake)^2 = [16, 4] -> 10
     assert torch.allclose(value, torch.tensor(20.0))
     # second update with means 0 and 0: ema_real = 0.5, debias 1 - 0.25 -> 2/3
-    lecam(torch.zeros(2), torch.zeros(2))
-    assert torch.allclose(lecam.anchors[0], torch.tensor(0.5 / 0.75))
-    assert int(lecam.num_updates) == 2
+    lecam(term, torch.zeros(2), torch.zeros(2))
+    assert torch.allclose(term.anchors[0], torch.tensor(0.5 / 0.75))
+    assert int(term.num_updates) == 2
     # eval mode: no update
-    lecam.eval()
-    lecam(torch.ones(2), torch.ones(2))
-    assert int(lecam.num_updates) == 2
-    assert {"ema_real", "ema_fake", "num_updates"} <= set(lecam.state_dict())
+    term.eval()
+    lecam(term, torch.ones(2), torch.ones(2))
+    assert int(term.num_updates) == 2
+    assert {"ema_real", "ema_fake", "num_updates"} == set(term.state_dict())
 
 
 def test_lecam_gradient_flows_to_logits_only():
-    lecam = LeCam(0.9)
+    term = LeCamTerm(decay=0.9)
     real = torch.tensor([5.0, 5.0], requires_grad=True)
     fake = torch.tensor([-5.0, -5.0], requires_grad=True)
-    lecam.update(torch.zeros(2), torch.zeros(2))
-    lecam(real, fake).backward()
+    term.update(torch.zeros(2), torch.zeros(2))
+    lecam(term, real, fake).backward()
     assert real.grad.abs().sum() > 0 and fake.grad.abs().sum() > 0
 
 
@@ -89,7 +100,7 @@ def test_diffaugment_transforms_by_hand():
 
 
 def test_diffaugment_rejects_unknown_transform():
-    with pytest.raises(ValueError, match="model.diffaugment.*allowed"):
+    with pytest.raises(ValueError, match="model.augment.policy.*allowed"):
         parse_policy("color,flip")
 
 

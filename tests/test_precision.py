@@ -8,6 +8,8 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.plugins.precision import MixedPrecision
 
+from genlab.objectives.gan_terms import DStep, apply_terms
+
 SMALL_GAN = [
     "data.image_size=16",
     "model.generator.base_channels=8",
@@ -18,7 +20,7 @@ MODELS = {
     "iwae": ["model=iwae", "data.image_size=16", "model.objective.k=4"],
     "dcgan": ["model=dcgan", *SMALL_GAN],
     "wgan_gp": ["model=wgan_gp", *SMALL_GAN],
-    "r1": ["model=dcgan", "model.r1_gamma=10", *SMALL_GAN],
+    "r1": ["model=dcgan", "+model/d_terms=r1", *SMALL_GAN],
 }
 
 
@@ -32,16 +34,17 @@ def build(tiny_cfg, name: str, *extra: str):
 
 
 def objective(model, x: torch.Tensor) -> torch.Tensor:
-    """The training loss on ``x`` with fixed noise: VAE objective, or GAN D loss + penalties."""
+    """The training loss on ``x`` with fixed noise: VAE objective, or the GAN's D loss (all its
+    D terms: adversarial loss + penalties)."""
     torch.manual_seed(1)
     if hasattr(model, "encoder"):
         return model.step(x)["loss"].mean()
     real = x * 2.0 - 1.0
     fake = model._g(model.generator, torch.randn(len(x), model.latent_dim), None).detach()
-    loss = model.loss_fns.d_loss(model._d(real, None), model._d(fake, None))
-    gen = torch.Generator().manual_seed(2)
-    penalty, _ = model.penalties(lambda v: model._d(v, None), real, fake, generator=gen)
-    return loss if penalty is None else loss + penalty
+    critic = lambda v: model._d(v, None)  # noqa: E731
+    step = DStep(real, fake, None, critic(real), critic(fake), None, None, index=0,
+                 noise=lambda s: torch.Generator().manual_seed(2), critic=critic)  # fmt: skip
+    return apply_terms(model.d_terms, model, step, "d_")[0]
 
 
 @pytest.mark.parametrize("name", list(MODELS))

@@ -222,7 +222,8 @@ class GAN(GANNets, GenerativeModel, pl.LightningModule):
                      critic=lambda x: self._d(x, y))  # fmt: skip
         loss, logs = apply_terms(self.d_terms, self, step, "d_")
         if self.augment is not None:
-            logs.update({k: v.detach() for k, v in self.augment.observe(real_logits).items()})
+            seen = self.augment.observe(real_logits.detach())
+            logs.update({k: v.detach() for k, v in seen.items()})
         self._optimize(opt_d, loss, "discriminator")
         self.untoggle_optimizer(opt_d)
         self.d_steps += 1

@@ -30,6 +30,16 @@ TRAINER_INTS = {  # key: smallest allowed value
     "accumulate_grad_batches": 1,
 }
 TRAINER_FRACTIONS = ("limit_train_batches", "limit_val_batches", "limit_test_batches")
+#: GAN flags replaced by configured terms (docs/gan.md): old key -> what to write instead
+REMOVED_GAN_FLAGS = {
+    "gp_weight": "+model/d_terms=gp model.d_terms.gp.weight={v} (model=wgan_gp has it)",
+    "r1_gamma": "+model/d_terms=r1 model.d_terms.r1.gamma={v} (lazy: model.d_terms.r1.every=16)",
+    "lecam_weight": "+model/d_terms=lecam model.d_terms.lecam.weight={v}",
+    "lecam_decay": "+model/d_terms=lecam model.d_terms.lecam.decay={v}",
+    "acgan_weight": "model=acgan, or '+model/d_terms=acgan' '+model/g_terms=acgan' with "
+    "model.d_terms.acgan.weight={v} model.g_terms.acgan.weight={v}",
+    "diffaugment": "model/augment=diffaugment 'model.augment.policy={v}'",
+}
 
 
 class ConfigValueError(ValueError):
@@ -39,12 +49,31 @@ class ConfigValueError(ValueError):
 def validate_train_config(cfg: DictConfig) -> None:
     """Check a composed genlab-train config; raise ConfigValueError on the first bad value."""
     warn_unknown_appended_keys()
+    check_removed_gan_flags(cfg.get("model"))
     check_model_fits_data(cfg)
     check_trainer(cfg.get("trainer"))
     check_model_values(cfg.get("model"))
     _check_number(cfg, "data.batch_size", integer=True, low=1)
     if cfg.get("ckpt_path"):
         check_file_exists(cfg.ckpt_path, "ckpt_path", "<run>/checkpoints/last.ckpt")
+
+
+def check_removed_gan_flags(model: DictConfig | None) -> None:
+    """Raise ConfigValueError for a GAN flag of before the configured terms (``model.gp_weight``,
+    ``model.r1_gamma``, ``model.lecam_weight``, ``model.lecam_decay``, ``model.acgan_weight``,
+    ``model.diffaugment``), naming the term key and the command that replaces it."""
+    if model is None:
+        return
+    for key, new in REMOVED_GAN_FLAGS.items():
+        if key in model:
+            value = OmegaConf.to_container(model, resolve=False).get(key)
+            value = ",".join(value) if isinstance(value, list) else value
+            shown = f"[{value}]" if key == "diffaugment" else value
+            raise ConfigValueError(
+                f"model.{key}={value!r} no longer exists: GAN losses, penalties and augmentations "
+                f"are configured terms (model.d_terms, model.g_terms, model.augment; "
+                f"docs/gan.md). Write instead: {new.format(v=shown)}"
+            )
 
 
 def check_model_fits_data(cfg: DictConfig) -> None:
