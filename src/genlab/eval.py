@@ -62,6 +62,20 @@ def find_run_config(ckpt_path: Path, run_config: str | None) -> DictConfig:
     return OmegaConf.load(path)
 
 
+def trust_run_folder(cfg: DictConfig, run_cfg: DictConfig) -> None:
+    """Refuse a run config whose ``model``/``data`` name a ``_target_`` outside the allow-list
+    (:mod:`genlab.run.trust`) unless ``trust_run_config=true``; untrusted, the data is read from
+    this machine's ``paths.data_dir``, not from a folder the run config names (torchvision
+    unpickles CIFAR batches)."""
+    from genlab.run.trust import TRUST_KEY, check_run_config_targets
+
+    trusted = bool(cfg.get(TRUST_KEY, False))
+    source = cfg.get("run_config") or "the run folder's .hydra/" + RESOLVED_CONFIG
+    check_run_config_targets(run_cfg, ("data", "model"), str(source), trusted=trusted)
+    if not trusted and "root" in run_cfg.get("data", {}) and cfg.get("paths"):
+        run_cfg.data.root = cfg.paths.data_dir
+
+
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Evaluate ``cfg.ckpt_path`` on ``cfg.split``; return metrics and write them as JSON."""
     validate_eval_config(cfg)  # before torch/Lightning are imported
@@ -85,6 +99,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
                     "estimates an importance-weighted NLL); drop iw_samples."
                 )
             run_cfg.model.test_iw_samples = int(cfg.iw_samples)
+        trust_run_folder(cfg, run_cfg)  # before anything of the run's YAML is instantiated
         pl.seed_everything(cfg.seed, workers=True)
         datamodule = hydra.utils.instantiate(run_cfg.data)
         model = hydra.utils.instantiate(run_cfg.model)
