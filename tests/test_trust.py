@@ -115,3 +115,26 @@ def test_interpolated_targets_are_checked_resolved(tmp_path):
     cfg = OmegaConf.create({"evil": "os.system", "model": {"_target_": "${evil}", "command": "x"}})
     with pytest.raises(UntrustedTargetError, match=r"model\._target_='os\.system'"):
         check_run_config_targets(cfg, ("model",), "test")
+
+
+# ----- weights files: checked with weights_only=True before torch-fidelity unpickles them --------
+@pytest.mark.parametrize("via", ["config", "env", "hub"])
+def test_pickled_inception_weights_are_refused_before_unpickling(tmp_path, monkeypatch, via):
+    """A weights file that is a pickle payload (not a tensor file) must not run, whether it comes
+    from ``metrics.inception_weights``, ``$GENLAB_INCEPTION_WEIGHTS`` or the torch hub cache."""
+    import torch.hub
+
+    from genlab.metrics import weights
+    from genlab.metrics.extractors import InceptionExtractor
+
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
+    monkeypatch.delenv(weights.ENV_VAR, raising=False)
+    marker = tmp_path / "PWNED"
+    bad = weights.hub_weights_path() if via == "hub" else tmp_path / "inception.pth"
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"net": _TouchOnUnpickle(marker)}, bad)
+    if via == "env":
+        monkeypatch.setenv(weights.ENV_VAR, str(bad))
+    with pytest.raises(weights.UnsafeWeightsError, match="weights_only=True"):
+        InceptionExtractor(str(bad) if via == "config" else None)
+    assert not marker.exists(), "the weights file ran code"
