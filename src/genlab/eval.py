@@ -83,7 +83,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
     from genlab.launch.job import isolated_job
     from genlab.run.checks import check_model_data
-    from genlab.run.instantiate import instantiate_loggers, instantiate_metrics
+    from genlab.run.instantiate import (
+        instantiate_checked,
+        instantiate_loggers,
+        instantiate_metrics,
+    )
     from genlab.run.resume import check_state_dict_matches
     from genlab.utils.run_files import scalar_metrics, write_json
 
@@ -101,8 +105,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             run_cfg.model.test_iw_samples = int(cfg.iw_samples)
         trust_run_folder(cfg, run_cfg)  # before anything of the run's YAML is instantiated
         pl.seed_everything(cfg.seed, workers=True)
-        datamodule = hydra.utils.instantiate(run_cfg.data)
-        model = hydra.utils.instantiate(run_cfg.model)
+        datamodule = instantiate_checked(run_cfg.data, "data")
+        model = instantiate_checked(run_cfg.model, "model")
         check_model_data(model, datamodule)
         check_state_dict_matches(ckpt, ckpt_path, model, run_cfg.model)
         model.load_state_dict(ckpt["state_dict"])
