@@ -38,9 +38,7 @@ ATOL, RTOL = 1e-6, 1e-5
 
 
 def _final(cfg) -> dict:
-    return torch.load(
-        Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt", weights_only=True
-    )
+    return torch.load(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt", weights_only=True)
 
 
 def _flat(obj, prefix=""):

@@ -97,19 +97,23 @@ class SampleQualityCallback(pl.Callback):
         conditional: bool = True,
         per_class_min_samples: int = 100,
     ) -> None:
-        check_ranges(
-            self,
-            every_n_epochs=every_n_epochs,
-            num_fake=num_fake,
-            num_real=num_real,
-            batch_size=batch_size,
-            seed=seed,
-            is_splits=is_splits,
-            kid_subsets=kid_subsets,
-            kid_subset_size=kid_subset_size,
-            pr_k=pr_k,
-            per_class_min_samples=per_class_min_samples,
-        )
+        try:
+            check_ranges(
+                self,
+                every_n_epochs=every_n_epochs,
+                num_fake=num_fake,
+                num_real=num_real,
+                batch_size=batch_size,
+                seed=seed,
+                is_splits=is_splits,
+                kid_subsets=kid_subsets,
+                kid_subset_size=kid_subset_size,
+                pr_k=pr_k,
+                per_class_min_samples=per_class_min_samples,
+            )
+        except RangeError as err:  # built directly too: name the config key, metrics.<arg>
+            err.args = (f"metrics.{err.arg}={err.value!r} is invalid: {err.expected}.",)
+            raise
         super().__init__()
         fewest = min(num_fake, num_real)
         if "is" in metrics and num_fake < 2 * is_splits:
