@@ -62,6 +62,20 @@ def find_run_config(ckpt_path: Path, run_config: str | None) -> DictConfig:
     return OmegaConf.load(path)
 
 
+def trust_run_folder(cfg: DictConfig, run_cfg: DictConfig) -> None:
+    """Refuse a run config whose ``model``/``data`` name a ``_target_`` outside the allow-list
+    (:mod:`genlab.run.trust`) unless ``trust_run_config=true``; untrusted, the data is read from
+    this machine's ``paths.data_dir``, not from a folder the run config names (torchvision
+    unpickles CIFAR batches)."""
+    from genlab.run.trust import TRUST_KEY, check_run_config_targets
+
+    trusted = bool(cfg.get(TRUST_KEY, False))
+    source = cfg.get("run_config") or "the run folder's .hydra/" + RESOLVED_CONFIG
+    check_run_config_targets(run_cfg, ("data", "model"), str(source), trusted=trusted)
+    if not trusted and "root" in run_cfg.get("data", {}) and cfg.get("paths"):
+        run_cfg.data.root = cfg.paths.data_dir
+
+
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Evaluate ``cfg.ckpt_path`` on ``cfg.split``; return metrics and write them as JSON."""
     validate_eval_config(cfg)  # before torch/Lightning are imported
@@ -69,7 +83,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
     from genlab.launch.job import isolated_job
     from genlab.run.checks import check_model_data
-    from genlab.run.instantiate import instantiate_loggers, instantiate_metrics
+    from genlab.run.instantiate import (
+        instantiate_checked,
+        instantiate_loggers,
+        instantiate_metrics,
+    )
     from genlab.run.resume import check_state_dict_matches
     from genlab.utils.run_files import scalar_metrics, write_json
 
@@ -85,9 +103,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
                     "estimates an importance-weighted NLL); drop iw_samples."
                 )
             run_cfg.model.test_iw_samples = int(cfg.iw_samples)
+        trust_run_folder(cfg, run_cfg)  # before anything of the run's YAML is instantiated
         pl.seed_everything(cfg.seed, workers=True)
-        datamodule = hydra.utils.instantiate(run_cfg.data)
-        model = hydra.utils.instantiate(run_cfg.model)
+        datamodule = instantiate_checked(run_cfg.data, "data")
+        model = instantiate_checked(run_cfg.model, "model")
         check_model_data(model, datamodule)
         check_state_dict_matches(ckpt, ckpt_path, model, run_cfg.model)
         model.load_state_dict(ckpt["state_dict"])

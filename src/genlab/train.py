@@ -47,6 +47,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     from genlab.run.checks import adapt_data_to_model, check_model_data
     from genlab.run.instantiate import (
         instantiate_callbacks,
+        instantiate_checked,
         instantiate_loggers,
         instantiate_metrics,
     )
@@ -63,8 +64,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 save_resolved_config(cfg, cfg.paths.output_dir)
             seed = pl.seed_everything(cfg.seed, workers=True)
             log.info(f"Seed: {seed}; output folder: {cfg.paths.output_dir}")
-            datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
-            model: pl.LightningModule = hydra.utils.instantiate(cfg.model)
+            datamodule: pl.LightningDataModule = instantiate_checked(cfg.data, "data")
+            model: pl.LightningModule = instantiate_checked(cfg.model, "model")
             check_model_data(model, datamodule)  # also: the model implements the contract
             check_resume_checkpoint(cfg, model)
             monitor = model.checkpoint_monitor  # declared by the family (contract.py)
@@ -111,7 +112,13 @@ def optimized_value(cfg: DictConfig, metrics: dict[str, float]) -> float | None:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Console entry point ``genlab-train``; returns the optimized metric for sweepers."""
-    return optimized_value(cfg, train(cfg))
+    from genlab.run.validate import ConfigValueError
+
+    try:
+        return optimized_value(cfg, train(cfg))
+    except ConfigValueError as err:  # a bad value: the key and the range, not a traceback
+        log.error(str(err))
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ every rank logs the same values (``sync_dist=False``).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +33,9 @@ from genlab.metrics.registry import (
     validate_metric_names,
 )
 from genlab.metrics.sampling import add_generated, add_reference
+from genlab.utils.ranges import Num, RangeError, check_ranges
+
+log = logging.getLogger(__name__)
 
 
 class SampleQualityCallback(pl.Callback):
@@ -71,6 +75,19 @@ class SampleQualityCallback(pl.Callback):
         is_splits, kid_subsets, kid_subset_size, pr_k: metric settings (torch-fidelity's).
     """
 
+    RANGES = {  # noqa: RUF012 - declared ranges (genlab.utils.ranges)
+        "every_n_epochs": Num(integer=True, low=1),
+        "num_fake": Num(integer=True, low=2),
+        "num_real": Num(integer=True, low=2),
+        "batch_size": Num(integer=True, low=1),
+        "seed": Num(integer=True),
+        "is_splits": Num(integer=True, low=1),
+        "kid_subsets": Num(integer=True, low=1),
+        "kid_subset_size": Num(integer=True, low=2),
+        "pr_k": Num(integer=True, low=1),
+        "per_class_min_samples": Num(integer=True, low=1),
+    }
+
     def __init__(
         self,
         every_n_epochs: int = 1,
@@ -94,18 +111,42 @@ class SampleQualityCallback(pl.Callback):
         modules: Sequence[str] = (),
         options: dict[str, Any] | None = None,
     ) -> None:
+        try:
+            check_ranges(
+                self,
+                every_n_epochs=every_n_epochs,
+                num_fake=num_fake,
+                num_real=num_real,
+                batch_size=batch_size,
+                seed=seed,
+                is_splits=is_splits,
+                kid_subsets=kid_subsets,
+                kid_subset_size=kid_subset_size,
+                pr_k=pr_k,
+                per_class_min_samples=per_class_min_samples,
+            )
+        except RangeError as err:  # built directly too: name the config key, metrics.<arg>
+            err.args = (f"metrics.{err.arg}={err.value!r} is invalid: {err.expected}.",)
+            raise
         super().__init__()
         import_metric_modules(modules)  # before any name is checked
-        for key, value, low in (
-            ("every_n_epochs", every_n_epochs, 1),
-            ("num_fake", num_fake, 2),
-            ("num_real", num_real, 2),
-            ("batch_size", batch_size, 1),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(
-                    f"metrics.{key}={value!r} is invalid: expected an integer >= {low}"
-                )
+        fewest = min(num_fake, num_real)
+        if "is" in metrics and num_fake < 2 * is_splits:
+            raise RangeError(
+                f"metrics.num_fake={num_fake} is too few for the Inception Score's "
+                f"metrics.is_splits={is_splits}: each split needs >= 2 samples; raise num_fake "
+                f"to >= {2 * is_splits} or lower is_splits."
+            )
+        if "kid" in metrics and kid_subset_size > fewest:
+            log.warning(
+                f"metrics.kid_subset_size={kid_subset_size} > min(num_fake, num_real)={fewest}: "
+                "KID uses subsets of the smaller size."
+            )
+        if "pr" in metrics and pr_k >= fewest:
+            raise RangeError(
+                f"metrics.pr_k={pr_k} needs more than k samples per set; min(num_fake, "
+                f"num_real)={fewest}. Use pr_k < {fewest} (3 in Kynkaanniemi et al. 2019)."
+            )
         if extractor not in ("auto", *EXTRACTORS):
             raise ValueError(
                 f"metrics.extractor={extractor!r}; allowed: auto, {', '.join(EXTRACTORS)}"

@@ -6,6 +6,7 @@ import logging
 import math
 
 import pytorch_lightning as pl
+from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,20 @@ def _configured_lrs(trainer: pl.Trainer) -> list[list[float]]:
     ]
 
 
+def _set_unscheduled(index: int, opt: Optimizer, configured: list[float]) -> None:
+    """Set each param group's ``lr`` to the configured value and drop a checkpointed
+    ``initial_lr``: without a scheduler nothing may scale the LR (e.g. after a NaN stop with an
+    exploding ExponentialLR, resuming with ``model.scheduler=null`` trains at the new LR)."""
+    for j, (group, lr_new) in enumerate(zip(opt.param_groups, configured, strict=False)):
+        if group["lr"] != lr_new:
+            log.info(
+                f"resumed without a scheduler: optimizer {index} group {j} lr "
+                f"{group['lr']:g} -> {lr_new:g} (configured)"
+            )
+        group["lr"] = lr_new
+        group.pop("initial_lr", None)
+
+
 class ConfiguredLearningRate(pl.Callback):
     """After resuming, scale the restored learning rates to the configured ones.
 
@@ -28,6 +43,8 @@ class ConfiguredLearningRate(pl.Callback):
     after the restore (``on_train_start``), multiplies each param group's ``lr`` and
     ``initial_lr`` and each scheduler's ``base_lrs`` by configured / checkpointed, so a
     scheduler continues its schedule from the new base LR. Unchanged LRs are left alone.
+    An optimizer without a scheduler in the resumed run trains at exactly its configured LR
+    (whatever schedule the checkpoint's run had).
     """
 
     def __init__(self) -> None:
@@ -42,9 +59,13 @@ class ConfiguredLearningRate(pl.Callback):
         if trainer.ckpt_path is None or not self._configured:
             return
         restored = _configured_lrs(trainer)
+        scheduled = {id(c.scheduler.optimizer) for c in trainer.lr_scheduler_configs}
         for i, (opt, new, old) in enumerate(
             zip(trainer.optimizers, self._configured, restored, strict=False)
         ):
+            if id(opt) not in scheduled:  # no schedule in this run: train at the configured LR
+                _set_unscheduled(i, opt, new)
+                continue
             for j, (group, lr_new, lr_old) in enumerate(
                 zip(opt.param_groups, new, old, strict=False)
             ):

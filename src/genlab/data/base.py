@@ -146,7 +146,8 @@ def check_int(key: str, value: Any, low: int, high: int | None = None) -> int:
 def check_split_sizes(val_size: Any, test_size: Any, total: int) -> tuple[int, int]:
     """Return (val_size, test_size) after checking both are ints and leave training images out
     of ``total``; a ValueError names ``data.val_size`` / ``data.test_size``."""
-    val = check_int("data.val_size", val_size, 0, total - 1)
+    # val_size=0 would mean no validation: no val/* metric, no monitored checkpoint
+    val = check_int("data.val_size", val_size, 1, total - 1)
     test = check_int("data.test_size", test_size, 0, total - 1)
     if val + test >= total:
         raise ValueError(
@@ -218,7 +219,7 @@ class ImageDataModule(pl.LightningDataModule):
         self.batch_size = check_int("data.batch_size", batch_size, 1)
         self.num_workers = check_int("data.num_workers", num_workers, 0)
         self.binarize = binarize
-        self.seed = int(seed)
+        self.seed = check_int("data.seed", seed, -(2**63))
         self.pin_memory = bool(pin_memory)
         self.drop_last = bool(drop_last)
         self.on_device = bool(on_device)

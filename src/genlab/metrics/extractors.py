@@ -124,18 +124,26 @@ class InceptionExtractor(FeatureExtractor):
         super().__init__()
         path = weights.resolve_inception_weights(inception_weights)
         try:
+            if path is None:  # genlab downloads, so torch-fidelity never loads an unchecked file
+                path = weights.download_inception_weights()
+            weights.check_weights_file(path)  # weights_only=True, before torch-fidelity unpickles
             self.net = FeatureExtractorInceptionV3(
                 "inception-v3-compat",
                 ["2048", "logits_unbiased"],
-                feature_extractor_weights_path=None if path is None else str(path),
+                feature_extractor_weights_path=str(path),
                 verbose=False,
             )
+        except weights.UnsafeWeightsError as err:
+            raise weights.UnsafeWeightsError(
+                weights.how_to_provide(f"could not load {path}: {err}")
+            ) from None
+        except weights.InceptionWeightsError:
+            raise
         except (OSError, RuntimeError, EOFError, ValueError) as err:
             where = f"could not load {path}" if path else f"download of {weights.INCEPTION_URL}"
             raise weights.InceptionWeightsError(
                 weights.how_to_provide(f"{where} failed ({type(err).__name__}: {err}).")
             ) from err
-        path = path if path is not None else weights.hub_weights_path()
         self.weights_path = str(path)
         self.weights_hash = weights.file_hash(path)
         self.eval()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from genlab.utils.ranges import Num, check_ranges
+
 # image_size -> number of stride-2 stages down to a 4x4 (or 7x7 for 28) feature map
 CONV_STAGES = {16: 2, 28: 2, 32: 3, 64: 4}
 
@@ -22,7 +24,21 @@ def conv_stages(image_size: int, net_name: str) -> int:
 class ConvEncoder(nn.Module):
     """Strided-conv encoder: images (B, C, H, W) -> (mu, logvar), each (B, latent_dim)."""
 
+    RANGES = {  # noqa: RUF012 - declared ranges (genlab.utils.ranges)
+        "channels": Num(integer=True, low=1),
+        "image_size": Num(integer=True, low=1),
+        "latent_dim": Num(integer=True, low=1),
+        "base_width": Num(integer=True, low=1),
+    }
+
     def __init__(self, channels: int, image_size: int, latent_dim: int, base_width: int = 32):
+        check_ranges(
+            self,
+            channels=channels,
+            image_size=image_size,
+            latent_dim=latent_dim,
+            base_width=base_width,
+        )
         super().__init__()
         stages = conv_stages(image_size, "ConvEncoder")
         self.data_shape = (channels, image_size, image_size)
@@ -44,6 +60,13 @@ class ConvEncoder(nn.Module):
 class ConvDecoder(nn.Module):
     """Transposed-conv decoder: latents (B, D) -> likelihood params (B, C * ppc, H, W)."""
 
+    RANGES = {  # noqa: RUF012 - declared ranges (genlab.utils.ranges)
+        "latent_dim": Num(integer=True, low=1),
+        "channels": Num(integer=True, low=1),
+        "image_size": Num(integer=True, low=1),
+        "base_width": Num(integer=True, low=1),
+    }
+
     def __init__(
         self,
         latent_dim: int,
@@ -52,6 +75,13 @@ class ConvDecoder(nn.Module):
         base_width: int = 32,
         params_per_channel: int = 1,
     ) -> None:
+        check_ranges(
+            self,
+            latent_dim=latent_dim,
+            channels=channels,
+            image_size=image_size,
+            base_width=base_width,
+        )
         super().__init__()
         stages = conv_stages(image_size, "ConvDecoder")
         self.data_shape = (channels, image_size, image_size)

@@ -12,6 +12,7 @@ import math
 from torch import Tensor, nn
 
 from genlab.nets.spectral import add_spectral_norm, norm_layer
+from genlab.utils.ranges import Num, check_ranges
 
 SUPPORTED_SIZES = (16, 28, 32, 64)
 
@@ -43,6 +44,13 @@ def dcgan_init(module: nn.Module) -> None:
 class DCGANGenerator(nn.Module):
     """z (N, latent_dim) -> images (N, channels, image_size, image_size) in [-1, 1]."""
 
+    RANGES = {  # noqa: RUF012 - declared ranges (genlab.utils.ranges)
+        "latent_dim": Num(integer=True, low=1),
+        "image_size": Num(integer=True, low=1),
+        "channels": Num(integer=True, low=1),
+        "base_channels": Num(integer=True, low=1),
+    }
+
     def __init__(
         self,
         latent_dim: int = 100,
@@ -50,6 +58,13 @@ class DCGANGenerator(nn.Module):
         channels: int = 3,
         base_channels: int = 64,
     ) -> None:
+        check_ranges(
+            self,
+            latent_dim=latent_dim,
+            image_size=image_size,
+            channels=channels,
+            base_channels=base_channels,
+        )
         super().__init__()
         init, n_up = _plan(image_size)
         self.latent_dim = latent_dim
@@ -85,6 +100,12 @@ class DCGANDiscriminator(nn.Module):
             uses spectral_norm=True with norm='none').
     """
 
+    RANGES = {  # noqa: RUF012 - declared ranges (genlab.utils.ranges)
+        "image_size": Num(integer=True, low=1),
+        "channels": Num(integer=True, low=1),
+        "base_channels": Num(integer=True, low=1),
+    }
+
     def __init__(
         self,
         image_size: int = 32,
@@ -93,6 +114,7 @@ class DCGANDiscriminator(nn.Module):
         norm: str = "batch",
         spectral_norm: bool = False,
     ) -> None:
+        check_ranges(self, image_size=image_size, channels=channels, base_channels=base_channels)
         super().__init__()
         init, n_down = _plan(image_size)
         norm_layer(norm, 1)  # validate the name before building anything

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from genlab.utils.ranges import Num, check_ranges
+
 
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
     """Return Linear layers of the given sizes with ``activation`` between them (not at the end)."""
@@ -31,6 +33,12 @@ def activation_class(name: str) -> type[nn.Module]:
 class MLPEncoder(nn.Module):
     """Map images (B, C, H, W) in [0, 1] to the mean and log-variance of q(z | x), each (B, D)."""
 
+    RANGES = {  # noqa: RUF012 - declared ranges (genlab.utils.ranges)
+        "channels": Num(integer=True, low=1),
+        "image_size": Num(integer=True, low=1),
+        "latent_dim": Num(integer=True, low=1),
+    }
+
     def __init__(
         self,
         channels: int,
@@ -39,6 +47,7 @@ class MLPEncoder(nn.Module):
         hidden_dims: Sequence[int] = (400,),
         activation: str = "relu",
     ) -> None:
+        check_ranges(self, channels=channels, image_size=image_size, latent_dim=latent_dim)
         super().__init__()
         self.data_shape = (channels, image_size, image_size)
         self.latent_dim = latent_dim
@@ -57,6 +66,12 @@ class MLPEncoder(nn.Module):
 class MLPDecoder(nn.Module):
     """Map latents (B, D) to likelihood parameters (B, C * params_per_channel, H, W)."""
 
+    RANGES = {  # noqa: RUF012 - declared ranges (genlab.utils.ranges)
+        "latent_dim": Num(integer=True, low=1),
+        "channels": Num(integer=True, low=1),
+        "image_size": Num(integer=True, low=1),
+    }
+
     def __init__(
         self,
         latent_dim: int,
@@ -66,6 +81,7 @@ class MLPDecoder(nn.Module):
         params_per_channel: int = 1,
         activation: str = "relu",
     ) -> None:
+        check_ranges(self, latent_dim=latent_dim, channels=channels, image_size=image_size)
         super().__init__()
         self.data_shape = (channels, image_size, image_size)
         self.out_shape = (channels * params_per_channel, image_size, image_size)

@@ -17,6 +17,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from genlab.utils.ranges import Num, check_ranges
+
 
 @dataclass
 class QuantizerOutput:
@@ -72,6 +74,15 @@ class VectorQuantizer(nn.Module):
             restarted at random encoder outputs of the batch while training; 0 disables.
     """
 
+    RANGES = {  # noqa: RUF012 - declared ranges (genlab.utils.ranges)
+        "num_codes": Num(integer=True, low=2),
+        "code_dim": Num(integer=True, low=1),
+        "beta": Num(low=0),
+        "decay": Num(low=0, high=1, high_open=True),
+        "eps": Num(low=0, low_open=True),
+        "restart_threshold": Num(low=0),
+    }
+
     def __init__(
         self,
         num_codes: int,
@@ -82,6 +93,15 @@ class VectorQuantizer(nn.Module):
         eps: float = 1e-5,
         restart_threshold: float = 1.0,
     ) -> None:
+        check_ranges(
+            self,
+            num_codes=num_codes,
+            code_dim=code_dim,
+            beta=beta,
+            decay=decay,
+            eps=eps,
+            restart_threshold=restart_threshold,
+        )
         super().__init__()
         if num_codes < 2 or code_dim < 1:
             raise ValueError(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from typing import Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -20,6 +22,35 @@ from genlab.utils.wandb_utils import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def instantiate_checked(node: DictConfig, key: str, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate(node, **kwargs)``; a component's declared range that fails
+    (:class:`~genlab.utils.ranges.RangeError`) is raised as ``ConfigValueError`` with the
+    message ``<full_key>.<arg>=<value>: expected <range>`` instead of Hydra's chained traceback
+    (``key`` is the node's config key, used when Hydra reports none); any other ValueError of
+    a component's own checks becomes a ConfigValueError with its message."""
+    from hydra.errors import InstantiationException
+
+    from genlab.run.validate import ConfigValueError
+    from genlab.utils.ranges import RangeError
+
+    try:
+        return hydra.utils.instantiate(node, **kwargs)
+    except InstantiationException as err:
+        cause: BaseException | None = err
+        while cause is not None and not isinstance(cause, ValueError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            raise
+        found = re.search(r"full_key: (\S+)", str(err))
+        where = found.group(1) if found else key
+        if isinstance(cause, RangeError) and cause.arg:
+            raise ConfigValueError(
+                f"{where}.{cause.arg}={cause.value!r}: {cause.expected}"
+            ) from None
+        # other ValueErrors of a component's checks already name their config key
+        raise ConfigValueError(str(cause)) from None
 
 
 def _nodes(cfg: DictConfig | None, group: str) -> list[DictConfig]:
@@ -73,4 +104,4 @@ def instantiate_metrics(cfg: DictConfig | None, datamodule: object) -> list[Call
         name = getattr(datamodule, "name", type(datamodule).__name__)
         log.info(f"metrics: FID/IS/KID need images; skipped for data={name} (shape {shape})")
         return []
-    return [hydra.utils.instantiate(cfg)]
+    return [instantiate_checked(cfg, "metrics")]

@@ -54,6 +54,7 @@ def validate_train_config(cfg: DictConfig) -> None:
     check_trainer(cfg.get("trainer"))
     check_model_values(cfg.get("model"))
     _check_number(cfg, "data.batch_size", integer=True, low=1)
+    _check_number(cfg, "seed", integer=True)
     if cfg.get("ckpt_path"):
         check_file_exists(cfg.ckpt_path, "ckpt_path", "<run>/checkpoints/last.ckpt")
 
@@ -114,6 +115,12 @@ def check_trainer(trainer: DictConfig | None) -> None:
     for key, low in TRAINER_INTS.items():
         if key in trainer:
             _check_number(trainer, key, integer=True, low=low, prefix="trainer.")
+    for key in ("max_epochs", "max_steps"):  # 0 trains nothing and exits 0: refuse it
+        if trainer.get(key) == 0 and not isinstance(trainer.get(key), bool):
+            raise ConfigValueError(
+                f"trainer.{key}=0 trains nothing: use an integer >= 1, or -1 for no limit "
+                f"(e.g. trainer.{key}={10 if key == 'max_epochs' else 1000})."
+            )
     for key in TRAINER_FRACTIONS:
         if key in trainer:
             _check_number(trainer, key, low=0, prefix="trainer.")
@@ -133,6 +140,22 @@ def check_model_values(model: DictConfig | None) -> None:
     for path, node, key in _walk(model, "model."):
         if key in rules and not node._get_node(key)._is_interpolation():  # check the source
             _check_number(node, key, prefix=path, **rules[key])
+        if key == "betas" and not node._get_node(key)._is_interpolation():
+            check_betas(node.get(key), f"{path}{key}")
+
+
+def check_betas(betas: object, key: str) -> None:
+    """Adam/AdamW ``betas``: two numbers, each in [0, 1) (torch fails late, or not at all)."""
+    ok = isinstance(betas, (list, tuple, ListConfig)) and len(betas) == 2
+    ok = ok and all(
+        isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas
+    )
+    if not ok:
+        shown = list(betas) if isinstance(betas, ListConfig) else betas
+        raise ConfigValueError(
+            f"{key}={shown!r} is not valid: it must be two numbers in [0, 1), e.g. "
+            f"{key}=[0.5,0.999] (DCGAN) or [0.9,0.999] (Adam's default)."
+        )
 
 
 def check_file_exists(value: str, key: str, example: str, what: str = "checkpoint") -> None:

@@ -24,7 +24,14 @@ from typing import Any
 
 
 class RangeError(ValueError):
-    """A value outside its declared range; the message names the argument and the range."""
+    """A value outside its declared range; the message names the argument and the range.
+
+    Attributes ``arg``, ``value`` and ``expected`` (the range in words) let the run pipeline
+    print ``<config key>.<arg>=<value>: <expected>``."""
+
+    arg: str = ""
+    value: Any = None
+    expected: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,8 @@ def check_ranges(owner: object, **values: Any) -> None:
             continue
         why = spec.problem(value)
         if why is not None:
-            raise RangeError(
+            err = RangeError(
                 f"{cls.__name__}: {name}={value!r} is invalid ({why}): expected {spec.describe()}."
             )
+            err.arg, err.value, err.expected = name, value, f"expected {spec.describe()} ({why})"
+            raise err
