@@ -36,7 +36,8 @@ from omegaconf import open_dict
 from seed_stats import mean_std  # benchmarks/ is on sys.path when run as a script
 
 from genlab.eval import load_checkpoint
-from genlab.metrics.conditional import conditional_sample_metrics, real_labels
+from genlab.metrics.collection import SampleQualityMetrics
+from genlab.metrics.conditional import real_labels
 from genlab.metrics.extractors import build_extractor
 from genlab.train import train
 from genlab.utils.config_dir import CONFIG_DIR
@@ -92,15 +93,7 @@ def run(model: str, seed: int, g_steps: int, out_dir: Path, extra: list[str], ar
     num_real = min(args.num_samples, datamodule.num_train)
     real = datamodule.real_images("train", num_real, grey=True)
     labels = real_labels(datamodule, "train", num_real)
-    cond = conditional_sample_metrics(
-        net,
-        build_extractor("digits_classifier"),
-        num=args.num_samples,
-        seed=1000 + seed,
-        real_images=real,
-        real_labels=labels,
-        min_class_samples=args.min_class_samples,
-    )
+    cond = label_scores(net, real, labels, args.num_samples, 1000 + seed, args.min_class_samples)
     return {
         "seed": seed,
         "fid": float(metrics["test/fid"]),
@@ -108,6 +101,29 @@ def run(model: str, seed: int, g_steps: int, out_dir: Path, extra: list[str], ar
         "g_steps": metrics.get("train/g_steps"),
         **cond,
     }
+
+
+@torch.no_grad()
+def label_scores(net, real, labels, num: int, seed: int, min_class: int) -> dict:
+    """class_acc and fid_class_mean (genlab's registered label metrics) of ``num`` samples for
+    uniform labels; an unconditional net ignores the labels (its accuracy is the chance
+    baseline), which is why the samples are made here rather than by the metrics callback."""
+    suite = SampleQualityMetrics(
+        build_extractor("digits_classifier"),
+        ["class_acc", "fid_class_mean"],
+        num_classes=10,
+        per_class_min_samples=min_class,
+    )
+    net.eval()
+    gen = torch.Generator().manual_seed(seed)
+    for start in range(0, num, 500):
+        n = min(500, num - start)
+        z, y = net.sample_noise(n, gen), torch.randint(0, 10, (n,), generator=gen)
+        suite.update(net.generate(z, y if net.conditional else None), real=False, labels=y)
+    for images, part in zip(real.split(500), labels.split(500), strict=True):
+        suite.update(images, real=True, labels=part)
+    out = suite.compute()
+    return {**out, **suite.details["class_acc"], **suite.details["fid_class_mean"]}
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from genlab.callbacks.metrics import SampleQualityCallback
 from genlab.metrics.collection import SampleQualityMetrics
 from genlab.metrics.extractors import DigitsClassifierExtractor, ExtractorOutput
 from genlab.metrics.sampling import shard
-from helpers.metrics_fakes import TinyGenerator, TinyImageData, smooth_images
+from helpers.metrics_fakes import TinyConditionalGenerator, TinyLabelledData, smooth_images
 
 pytestmark = pytest.mark.ddp
 
@@ -32,13 +32,25 @@ def image_sets() -> tuple[torch.Tensor, torch.Tensor]:
     )
 
 
-def scores(real, fake) -> dict[str, float]:
-    """All metrics from images, or from ExtractorOutputs (features already extracted)."""
-    suite = SampleQualityMetrics(DigitsClassifierExtractor(), kid_subsets=20, seed=5)
-    for chunk in split(real):  # several updates per rank: lists are concatenated in order
-        suite.update(chunk, real=True)
-    for chunk in split(fake):
-        suite.update(chunk, real=False)
+REAL_LABELS, FAKE_LABELS = torch.arange(NUM_REAL) % 10, (torch.arange(NUM_FAKE) * 7) % 10
+METRICS = ("fid", "is", "kid", "pr", "class_acc", "fid_class_mean")
+
+
+def scores(real, fake, real_labels=REAL_LABELS, fake_labels=FAKE_LABELS) -> dict[str, float]:
+    """All metrics (label metrics too) from images, or from ExtractorOutputs."""
+    suite = SampleQualityMetrics(
+        DigitsClassifierExtractor(),
+        METRICS,
+        kid_subsets=20,
+        seed=5,
+        num_classes=10,
+        per_class_min_samples=3,
+    )
+    # several updates per rank: lists are concatenated in order
+    for chunk, labels in zip(split(real), real_labels.split(16), strict=True):
+        suite.update(chunk, real=True, labels=labels)
+    for chunk, labels in zip(split(fake), fake_labels.split(16), strict=True):
+        suite.update(chunk, real=False, labels=labels)
     return suite.compute()
 
 
@@ -68,11 +80,12 @@ def _worker(rank: int, world_size: int, init_file: str, out_dir: str) -> None:
         features = tuple(ExtractorOutput(*pair) for pair in saved)
         results = {}
         for name, (real, fake) in (("images", images), ("features", features)):
-            mine = (
-                take(real, shard(NUM_REAL, rank, world_size)),
-                take(fake, shard(NUM_FAKE, rank, world_size)),
+            part_real, part_fake = (
+                shard(NUM_REAL, rank, world_size),
+                shard(NUM_FAKE, rank, world_size),
             )
-            results[name] = scores(*mine)
+            mine = (take(real, part_real), take(fake, part_fake))
+            results[name] = scores(*mine, REAL_LABELS[part_real], FAKE_LABELS[part_fake])
         torch.save(results, Path(out_dir) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
@@ -88,6 +101,7 @@ def test_two_rank_metrics_equal_one_process(tmp_path):
     for rank in range(2):
         got = torch.load(tmp_path / f"rank{rank}.pt")
         assert set(got["images"]) == set(from_images) == set(got["features"])
+        assert {"class_acc", "fid_class_mean"} <= set(from_images)
         for key, value in from_features.items():
             # same features: the DDP sync (float64 sums, rank-ordered gathers) is exact
             assert got["features"][key] == pytest.approx(value, rel=1e-12, abs=1e-15), (rank, key)
@@ -117,7 +131,8 @@ class RecordingCallback(SampleQualityCallback):
 
 
 def test_callback_under_lightning_ddp_spawn(tmp_path):
-    """compute() runs on every rank: both ranks log identical values; each made its share."""
+    """compute() runs on every rank: both ranks log identical values (label metrics too: the
+    requested and real labels are gathered states); each rank made its share of the images."""
     callback = RecordingCallback(
         str(tmp_path),
         num_fake=41,
@@ -127,6 +142,7 @@ def test_callback_under_lightning_ddp_spawn(tmp_path):
         cache_dir=str(tmp_path / "cache"),
         kid_subsets=10,
         seed=3,
+        per_class_min_samples=2,
     )
     trainer = pl.Trainer(
         accelerator="cpu",
@@ -140,9 +156,11 @@ def test_callback_under_lightning_ddp_spawn(tmp_path):
         enable_progress_bar=False,
         callbacks=[callback],
     )
-    trainer.fit(TinyGenerator(size=28), datamodule=TinyImageData(size=28))
+    trainer.fit(TinyConditionalGenerator(size=28), datamodule=TinyLabelledData(size=28))
     ranks = [torch.load(tmp_path / f"val-epoch0-rank{r}.pt") for r in range(2)]
     assert ranks[0]["results"] == ranks[1]["results"]
+    assert {"val/class_acc", "val/fid_class_mean"} <= set(ranks[0]["results"])
+    assert sum(ranks[0]["protocol"]["conditional"]["count_per_class"]) == 41  # both ranks' labels
     assert [r["fake_count"] for r in ranks] == [21, 20]  # local shares (compute unsyncs after)
     assert ranks[0]["protocol"]["num_fake"] == 41 and ranks[0]["protocol"]["num_real"] == 50
     assert len(list((tmp_path / "cache").glob("*.pt"))) == 1

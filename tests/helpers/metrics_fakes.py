@@ -103,3 +103,30 @@ class TinyImageData(pl.LightningDataModule):
 
     def test_dataloader(self):
         return self._loader("test")
+
+
+class TinyConditionalGenerator(TinyGenerator):
+    """A conditional TinyGenerator: ``num_classes`` classes, each class adds its own offset."""
+
+    def __init__(self, size: int = 16, latent_dim: int = 8, num_classes: int = 10) -> None:
+        super().__init__(size=size, latent_dim=latent_dim)
+        self.num_classes = num_classes
+        self.class_offset = nn.Embedding(num_classes, size * size)
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images (N, 1, size, size) in [0, 1] for the requested ``labels`` (N,)."""
+        self.generate_calls += 1
+        labels = self.sample_labels(len(z)) if labels is None else labels  # training_step
+        h = self.net(z) + self.class_offset(labels.to(z.device))
+        return torch.sigmoid(h).view(-1, 1, self.size, self.size)
+
+
+class TinyLabelledData(TinyImageData):
+    """TinyImageData whose images have labels ``i % num_classes`` (``real_labels``)."""
+
+    def __init__(self, size: int = 16, num: int = 64, num_classes: int = 10) -> None:
+        super().__init__(size=size, num=num)
+        self.num_classes = num_classes
+
+    def real_labels(self, split: str, num: int) -> torch.Tensor:
+        return torch.arange(num) % self.num_classes

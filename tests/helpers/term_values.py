@@ -53,11 +53,19 @@ CASES: dict[str, list[str]] = {
     "sngan": ["model=sngan", "data.image_size=16", "model.n_critic=2", *TINY_RES],
     "sngan_cond": ["model=sngan_cond", "data.image_size=16", "model.n_critic=2", *TINY_RES],
     "gan_mlp": ["model=gan_mlp", "data=ring2d", "model.max_g_steps=4"],
-    "dcgan_r1_ema": ["model=dcgan", "model.r1_gamma=10", "model.ema_decay=0.9", *TINY_GAN],
-    "acgan_lecam_diffaug": [
+    "dcgan_r1_ema": [
+        "model=dcgan",
+        "+model/d_terms=r1",  # before the GAN terms: model.r1_gamma=10
+        "model.d_terms.r1.gamma=10",
+        "model.ema_decay=0.9",
+        *TINY_GAN,
+    ],
+    "acgan_lecam_diffaug": [  # before: model.lecam_weight=0.3 model.diffaugment=[...]
         "model=acgan",
-        "model.lecam_weight=0.3",
-        "model.diffaugment=[color,translation,cutout]",
+        "+model/d_terms=lecam",
+        "model.d_terms.lecam.weight=0.3",
+        "model/augment=diffaugment",
+        "model.augment.policy=[color,translation,cutout]",
         *TINY_GAN,
     ],
 }

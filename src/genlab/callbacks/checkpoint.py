@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_warn
 
+from genlab.callbacks.optimized_metric import declared_metric_keys
 from genlab.contract import GenerativeModel
 from genlab.utils.checkpoint_io import atomic_torch_save, load_checkpoint_file
 
@@ -60,6 +61,16 @@ class ModelMonitorCheckpoint(ModelCheckpoint):
                 "genlab.callbacks.checkpoint.resolve_monitor; elsewhere pass monitor=<metric>."
             )
         super().setup(trainer, pl_module, stage)
+
+    def _save_topk_checkpoint(self, trainer: pl.Trainer, monitor_candidates: dict) -> None:
+        """Lightning's top-k, except on epochs where the monitored key is a sample metric that
+        a metrics callback declares (``declared_keys``) but did not compute this epoch
+        (``metrics.every_n_epochs`` > 1): those epochs rank nothing (``last.ckpt`` still
+        follows) instead of failing; an undeclared missing key still fails as in Lightning."""
+        missing = self.monitor is not None and self.monitor not in monitor_candidates
+        if missing and self.monitor in declared_metric_keys(trainer):
+            return
+        super()._save_topk_checkpoint(trainer, monitor_candidates)
 
     def _save_last_checkpoint(self, trainer: pl.Trainer, monitor_candidates: dict) -> None:
         super()._save_last_checkpoint(trainer, monitor_candidates)

@@ -1,4 +1,5 @@
-"""Sample-quality metrics during training and at test: FID, IS, KID, precision/recall.
+"""Sample-quality metrics during training and at test: FID, IS, KID, precision/recall, and any
+registered metric (``genlab.metrics.registry``), all from one generation pass.
 
 This module is the hook wiring; what is computed lives in ``genlab.metrics``: the model's
 samples and the reference features in ``genlab.metrics.sampling``, the metrics in
@@ -20,10 +21,16 @@ from pytorch_lightning.trainer.states import TrainerFn
 
 from genlab.contract import require_generative
 from genlab.metrics.cache import ReferenceCache
-from genlab.metrics.collection import SampleQualityMetrics, validate_metric_names
-from genlab.metrics.conditional import conditional_sample_metrics, real_labels
+from genlab.metrics.collection import SampleQualityMetrics
+from genlab.metrics.conditional import CONDITIONAL_METRICS
 from genlab.metrics.extractors import EXTRACTORS, auto_extractor, build_extractor
-from genlab.metrics.protocol import protocol_record
+from genlab.metrics.protocol import conditional_record, protocol_record
+from genlab.metrics.registry import (
+    METRICS,
+    import_metric_modules,
+    metric_keys,
+    validate_metric_names,
+)
 from genlab.metrics.sampling import add_generated, add_reference
 
 
@@ -48,14 +55,19 @@ class SampleQualityCallback(pl.Callback):
         reference_split: split of the real images (train | val | test).
         test_reference_split: split used at test end (None: ``reference_split``).
         cache_dir: folder of the reference-feature cache (None: no cache).
-        metrics: subset of fid, is, kid, pr.
+        metrics: registered metric names (fid, is, kid, pr, class_acc, fid_class_mean, and
+            those of ``modules``).
+        modules: dotted module names imported first, so the metrics and extractors they
+            register (``register_metric``, ``register_extractor``) can be named; e.g. a metric
+            defined outside genlab: ``metrics.modules=[my_pkg.my_metrics]``.
+        options: settings of further metrics, read by them as ``suite.options[...]``.
         seed: seed of the noise (rank r uses seed + r * 1000003) and of IS/KID's subsets.
         on_test: also evaluate at the end of ``trainer.test``.
-        conditional: for class-conditional models, also log ``<stage>/class_acc`` (accuracy
-            of the extractor's classifier on samples for uniform requested labels, when its
-            classes are the data's) and ``<stage>/fid_class_mean`` (per-class FID over the
-            classes with >= ``per_class_min_samples`` real and fake images); per-class values
-            go to the protocol record under ``conditional`` (see ``genlab.metrics.conditional``).
+        conditional: for class-conditional models, add the label metrics ``class_acc``
+            (accuracy of the extractor's classifier on the samples for their uniformly drawn
+            requested labels, when its classes are the data's) and ``fid_class_mean`` (per-class
+            FID over the classes with >= ``per_class_min_samples`` real and fake images) to the
+            same generation pass; per-class values go to the protocol under ``conditional``.
         is_splits, kid_subsets, kid_subset_size, pr_k: metric settings (torch-fidelity's).
     """
 
@@ -79,8 +91,11 @@ class SampleQualityCallback(pl.Callback):
         pr_k: int = 3,
         conditional: bool = True,
         per_class_min_samples: int = 100,
+        modules: Sequence[str] = (),
+        options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        import_metric_modules(modules)  # before any name is checked
         for key, value, low in (
             ("every_n_epochs", every_n_epochs, 1),
             ("num_fake", num_fake, 2),
@@ -105,7 +120,12 @@ class SampleQualityCallback(pl.Callback):
         self.seed, self.on_test = int(seed), on_test
         self.conditional, self.per_class_min_samples = conditional, int(per_class_min_samples)
         self.metric_kwargs = dict(
-            is_splits=is_splits, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, pr_k=pr_k
+            is_splits=is_splits,
+            kid_subsets=kid_subsets,
+            kid_subset_size=kid_subset_size,
+            pr_k=pr_k,
+            per_class_min_samples=int(per_class_min_samples),
+            options=dict(options or {}),
         )
         self.suite: SampleQualityMetrics | None = None
         self.best_fid = math.inf
@@ -124,14 +144,41 @@ class SampleQualityCallback(pl.Callback):
             )
         if self.num_fake < trainer.world_size:
             raise ValueError(f"metrics.num_fake={self.num_fake} < world size {trainer.world_size}")
+        model = require_generative(pl_module, "sample-quality metrics")
+        self.metric_names = self.active_metrics(model.conditional)
         if self.suite is None:
             name = self.extractor_name
             if name == "auto":
                 name = auto_extractor(getattr(datamodule, "name", None))
             extractor = build_extractor(name, inception_weights=self.inception_weights)
             self.suite = SampleQualityMetrics(
-                extractor, self.metric_names, seed=self.seed, **self.metric_kwargs
+                extractor,
+                self.metric_names,
+                seed=self.seed,
+                num_classes=model.num_classes if model.conditional else 0,
+                **self.metric_kwargs,
             )
+
+    def active_metrics(self, conditional_model: bool) -> tuple[str, ...]:
+        """The configured metrics plus, for a conditional model with ``conditional``, the label
+        metrics; label metrics configured for an unconditional model raise ``ValueError``."""
+        names = self.metric_names
+        if self.conditional and conditional_model:
+            names = tuple(dict.fromkeys((*names, *CONDITIONAL_METRICS)))
+        labelled = [n for n in names if METRICS[n].conditional]
+        if labelled and not conditional_model:
+            raise ValueError(
+                f"metrics.metrics holds {labelled}, which need labels: the model is not "
+                "class-conditional (model.conditional is False); remove them"
+            )
+        return names
+
+    def declared_keys(self) -> set[str]:
+        """Every ``<stage>/<key>`` this callback logs (val and test, and ``val/fid_best``), from
+        the registry: what ``optimized_metric`` and checkpoint monitoring may name before the
+        first evaluation. Call after ``setup`` for the label metrics of conditional models."""
+        keys = {f"{stage}/{k}" for stage in ("val", "test") for k in metric_keys(self.metric_names)}
+        return keys | ({"val/fid_best"} if "fid" in self.metric_names else set())
 
     # ----- hooks ---------------------------------------------------------------------------
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -189,45 +236,15 @@ class SampleQualityCallback(pl.Callback):
         data_protocol = getattr(trainer.datamodule, "protocol", None)
         if callable(data_protocol):
             self.protocol["data"] = data_protocol()
+        if suite.needs_labels:
+            self.protocol["conditional"] = conditional_record(
+                suite, results, num_real, self.num_fake
+            )
         if stage == "val" and "fid" in results:
             self.best_fid = min(self.best_fid, results["fid"])
             pl_module.log("val/fid_best", self.best_fid, sync_dist=False)
-        if self.conditional and model.conditional:
-            self._conditional(trainer, pl_module, model, stage, split, num_real, suite.extractor)
         self._write_wandb(trainer, stage)
         return self.last_results
-
-    def _conditional(self, trainer, pl_module, model, stage, split, num_real, extractor) -> None:
-        """Class accuracy and per-class FID of a conditional model (its own sample pass, same
-        seed on every rank, so every rank logs the same values); per-class lists -> protocol."""
-        datamodule = trainer.datamodule
-        was_training = pl_module.training
-        pl_module.eval()
-        try:
-            result = conditional_sample_metrics(
-                model,
-                extractor,
-                num=self.num_fake,
-                seed=self.seed,
-                real_images=datamodule.real_images(split, num_real, grey=True),
-                real_labels=real_labels(datamodule, split, num_real),
-                num_classes=model.num_classes,
-                min_class_samples=self.per_class_min_samples,
-                batch_size=self.batch_size,
-            )
-        finally:
-            pl_module.train(was_training)
-        for key in ("class_acc", "fid_class_mean"):
-            value = result.get(key)
-            if isinstance(value, float) and math.isfinite(value):
-                self.last_results[f"{stage}/{key}"] = value
-                pl_module.log(f"{stage}/{key}", value, sync_dist=False)
-        self.protocol["conditional"] = {
-            "classifier": extractor.name,
-            "num_fake": self.num_fake,
-            "num_real": num_real,
-            **result,
-        }
 
     def _write_wandb(self, trainer: pl.Trainer, stage: str) -> None:
         """Rank 0: protocol into the W&B config and summary (``metrics_protocol`` for val,

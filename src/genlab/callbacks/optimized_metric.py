@@ -9,17 +9,14 @@ import pytorch_lightning as pl
 
 def declared_metric_keys(trainer: pl.Trainer) -> set[str]:
     """``<stage>/<key>`` of the sample-quality metrics that callbacks will log later (they are
-    computed every N epochs, so they may be absent after the first validation)."""
-    from genlab.metrics.collection import METRICS
-
+    computed every N epochs, so they may be absent after the first validation): each callback's
+    ``declared_keys()``, which reads the keys every registered metric declares."""
     keys: set[str] = set()
     for callback in trainer.callbacks:
-        for name in getattr(callback, "metric_names", ()) or ():
-            metric = METRICS.get(name)
-            keys.update(metric.keys if metric else ())
-            if name == "fid":
-                keys.add("fid_best")
-    return {f"{stage}/{key}" for stage in ("val", "test") for key in keys}
+        declared = getattr(callback, "declared_keys", None)
+        if callable(declared):
+            keys.update(declared())
+    return keys
 
 
 class OptimizedMetricCheck(pl.Callback):

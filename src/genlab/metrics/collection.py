@@ -8,8 +8,8 @@ gathered features are stored once. ``compute()`` syncs over DDP ranks and must r
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -17,36 +17,14 @@ from torch import nn
 from genlab.metrics import functional as F
 from genlab.metrics.extractors import ExtractorOutput, FeatureExtractor
 from genlab.metrics.fidelity import FID, GatheredFeatures
-
-
-@dataclasses.dataclass(frozen=True)
-class SampleMetric:
-    """How to compute one sample metric from the suite's states.
-
-    Attributes:
-        keys: the result names it returns (logged as ``<stage>/<key>``).
-        needs: the states it reads: ``fid`` (streamed float64 sums) and/or gathered
-            ``real_features``, ``fake_features``, ``fake_logits``.
-        compute: ``(suite, gathered_state) -> {key: float}``.
-    """
-
-    keys: tuple[str, ...]
-    needs: frozenset[str]
-    compute: Callable[[SampleQualityMetrics, dict[str, torch.Tensor]], dict[str, float]]
-
-
-#: name -> SampleMetric (``metrics.metrics=[...]``); add one with ``register_metric``
-METRICS: dict[str, SampleMetric] = {}
-
-
-def register_metric(name: str, keys: Sequence[str], needs: Sequence[str]) -> Callable:
-    """Decorator: register ``fn(suite, state) -> {key: float}`` as the sample metric ``name``."""
-
-    def wrap(fn: Callable) -> Callable:
-        METRICS[name] = SampleMetric(tuple(keys), frozenset(needs), fn)
-        return fn
-
-    return wrap
+from genlab.metrics.registry import (  # noqa: F401  (re-exported: the registry's public names)
+    METRICS,
+    SampleMetric,
+    import_metric_modules,
+    metric_keys,
+    register_metric,
+    validate_metric_names,
+)
 
 
 @register_metric("fid", keys=("fid",), needs=("fid",))
@@ -81,24 +59,19 @@ def _precision_recall(suite: SampleQualityMetrics, state: dict) -> dict[str, flo
     return {"precision": precision, "recall": recall}
 
 
-def validate_metric_names(metrics: Sequence[str]) -> tuple[str, ...]:
-    """Return ``metrics`` as a tuple after checking each name is registered in ``METRICS``."""
-    names = tuple(str(m).lower() for m in metrics)
-    unknown = [m for m in names if m not in METRICS]
-    if unknown or not names:
-        raise ValueError(f"metrics.metrics={list(metrics)} is invalid; choose from {list(METRICS)}")
-    return names
-
-
 class SampleQualityMetrics(nn.Module):
-    """FID / IS / KID / precision-recall over one extractor.
+    """Every configured sample metric over one extractor and one pass over the images.
 
     Args:
         extractor: the feature extractor (see :func:`genlab.metrics.extractors.build_extractor`).
-        metrics: subset of ("fid", "is", "kid", "pr").
+        metrics: registered metric names (``genlab.metrics.registry.METRICS``).
         seed: seed of the IS shuffle and the KID subsets (torch-fidelity's ``rng_seed``).
         is_splits, kid_subsets, kid_subset_size, kid_degree, pr_k, pr_batch_size: metric settings
             (torch-fidelity defaults: 10, 100, 1000 capped at N, 3, 3).
+        num_classes: K of a class-conditional model (the label metrics); 0 when unconditional.
+        per_class_min_samples: per-class FID only for classes with this many real and fake.
+        options: settings of further metrics (e.g. one defined outside genlab reads
+            ``suite.options["my_setting"]``); recorded in the protocol.
     """
 
     def __init__(
@@ -112,6 +85,9 @@ class SampleQualityMetrics(nn.Module):
         kid_degree: int = 3,
         pr_k: int = 3,
         pr_batch_size: int = 1000,
+        num_classes: int = 0,
+        per_class_min_samples: int = 100,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.names = validate_metric_names(metrics)
@@ -123,10 +99,24 @@ class SampleQualityMetrics(nn.Module):
             kid_degree,
         )
         self.pr_k, self.pr_batch_size = pr_k, pr_batch_size
+        self.num_classes, self.per_class_min_samples = int(num_classes), int(per_class_min_samples)
+        self.options = dict(options or {})
         needs = set().union(*(METRICS[name].needs for name in self.names))
         self.fid = FID(num_features=extractor.num_features) if "fid" in needs else None
         keep = tuple(sorted(needs - {"fid"}))
         self.gathered = GatheredFeatures(keep=keep) if keep else None
+        #: non-scalar outputs of the last ``compute()`` (per-class lists...), by metric name
+        self.details: dict[str, dict[str, Any]] = {}
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The scalar keys ``compute()`` returns (without stage), from the registry."""
+        return metric_keys(self.names)
+
+    @property
+    def needs_labels(self) -> bool:
+        """True when a configured metric reads labels (fake requested or real)."""
+        return any(METRICS[name].conditional for name in self.names)
 
     def _metrics(self) -> list[nn.Module]:
         return [m for m in (self.fid, self.gathered) if m is not None]
@@ -135,11 +125,19 @@ class SampleQualityMetrics(nn.Module):
         """Return the extractor's features and logits for uint8 or [0, 1] float images."""
         return self.extractor(images)
 
-    def update(self, images: torch.Tensor | ExtractorOutput, real: bool) -> None:
-        """Add a batch of real or generated images (or an ``ExtractorOutput``) to every metric."""
+    def update(
+        self,
+        images: torch.Tensor | ExtractorOutput,
+        real: bool,
+        labels: torch.Tensor | None = None,
+    ) -> None:
+        """Add a batch of real or generated images (or an ``ExtractorOutput``) to every metric;
+        ``labels`` (N,): the real images' labels or the labels the fakes were generated for."""
         out = images if isinstance(images, ExtractorOutput) else self.extract(images)
-        for metric in self._metrics():
-            metric.update(out, real)
+        if self.fid is not None:
+            self.fid.update(out, real)
+        if self.gathered is not None:
+            self.gathered.update(out, real, labels)
 
     def reset(self) -> None:
         """Clear all states (call before each evaluation)."""
@@ -147,17 +145,23 @@ class SampleQualityMetrics(nn.Module):
             metric.reset()
 
     def compute(self) -> dict[str, float]:
-        """Return the configured scores as floats, keys among ``fid``, ``is_mean``, ``is_std``,
-        ``kid_mean``, ``kid_std``, ``precision``, ``recall`` (same value on every rank)."""
+        """Return the configured scalar scores (``keys``) as floats, the same on every rank;
+        other outputs go to ``details[name]``. Must run on every rank (DDP sync)."""
         state = self.gathered.compute() if self.gathered is not None else {}
         results: dict[str, float] = {}
+        self.details = {}
         for name in self.names:
-            results.update(METRICS[name].compute(self, state))
+            metric = METRICS[name]
+            out = metric.compute(self, state)
+            results.update({k: float(v) for k, v in out.items() if k in metric.keys})
+            extra = {k: v for k, v in out.items() if k not in metric.keys}
+            if extra:
+                self.details[name] = extra
         return results
 
     def settings(self) -> dict[str, object]:
         """Return the metric settings for the protocol record (names and their parameters)."""
-        return {
+        out: dict[str, object] = {
             "metrics": list(self.names),
             "feature_dim": self.extractor.num_features,
             "is_splits": self.is_splits,
@@ -167,3 +171,13 @@ class SampleQualityMetrics(nn.Module):
             "pr_k": self.pr_k,
             "rng_seed": self.seed,
         }
+        if self.needs_labels:
+            out.update(
+                num_classes=self.num_classes, per_class_min_samples=self.per_class_min_samples
+            )
+        out.update(self.options)
+        return out
+
+
+# the built-in metrics defined in their own modules register on import
+from genlab.metrics import conditional as _conditional  # noqa: E402, F401

@@ -16,8 +16,11 @@ import math
 import torch
 from torch import Tensor
 
-from genlab.contract import require_generative
 from genlab.metrics.functional import fid_from_features
+from genlab.metrics.registry import register_metric
+
+#: the label metrics ``metrics.conditional=true`` adds for class-conditional models
+CONDITIONAL_METRICS = ("class_acc", "fid_class_mean")
 
 
 def class_accuracy(logits: Tensor, labels: Tensor, num_classes: int) -> dict[str, object]:
@@ -88,66 +91,38 @@ def real_labels(datamodule: object, split: str, num: int) -> Tensor:
     return labels[:num].clone()
 
 
-@torch.no_grad()
-def conditional_sample_metrics(
-    model: torch.nn.Module,
-    extractor: torch.nn.Module,
-    num: int,
-    seed: int,
-    real_images: Tensor | None = None,
-    real_labels: Tensor | None = None,
-    num_classes: int | None = None,
-    min_class_samples: int = 100,
-    batch_size: int = 500,
-) -> dict[str, object]:
-    """Generate ``num`` samples for uniformly drawn labels and score them per class.
+@register_metric("class_acc", keys=("class_acc",), needs=("fake_logits", "fake_labels"))
+def _class_acc(suite, state: dict[str, Tensor]) -> dict[str, object]:
+    """Accuracy of the extractor's classifier on the samples for their requested labels; only
+    when the extractor's classes are the data's (else the key is left out, with a note)."""
+    k = suite.num_classes
+    if suite.extractor.num_classes != k:
+        return {"note": f"extractor {suite.extractor.name} has {suite.extractor.num_classes} "
+                f"classes, the model {k}: no class accuracy"}  # fmt: skip
+    acc = class_accuracy(state["fake_logits"], state["fake_labels"], k)
+    return {
+        "class_acc": acc["acc"],
+        "class_acc_per_class": acc["acc_per_class"],
+        "count_per_class": acc["count_per_class"],
+    }
 
-    A conditional model (``model.conditional``) gets the labels (``generate(z, labels)``);
-    an unconditional one ignores them, so its accuracy is chance level: the baseline.
 
-    Args:
-        model: a genlab generative module (``sample_noise``, ``generate``, ``num_classes``).
-        extractor: a :class:`~genlab.metrics.extractors.FeatureExtractor` whose classes are the
-            data's classes (accuracy is skipped, ``class_acc`` nan, when the counts differ).
-        num: samples; seed: seed of the noise and labels (CPU generator).
-        real_images, real_labels: reference images (N, C, H, W) in [0, 1] and labels, for the
-            per-class FID (skipped when None).
-        num_classes: K (default: ``model.num_classes``, else the extractor's).
-        min_class_samples: per-class FID only for classes with at least this many real and fake.
-
-    Returns:
-        ``class_acc`` (fraction), ``class_acc_per_class``, ``count_per_class``,
-        ``fid_per_class``, ``fid_class_mean``, ``fid_classes_computed``, ``conditional``.
-    """
-    model = require_generative(model, "conditional sample metrics")
-    k = int(num_classes or model.num_classes or extractor.num_classes)
-    conditional = model.conditional
-    gen = torch.Generator().manual_seed(int(seed))
-    feats, logits, labels = [], [], []
-    for start in range(0, num, batch_size):
-        n = min(batch_size, num - start)
-        z = model.sample_noise(n, gen)
-        y = torch.randint(0, k, (n,), generator=gen)
-        images = model.generate(z, y.to(z.device) if conditional else None)
-        out = extractor(images)
-        feats.append(out.features.cpu())
-        logits.append(out.logits.cpu())
-        labels.append(y)
-    fake_feats, fake_logits, fake_labels = torch.cat(feats), torch.cat(logits), torch.cat(labels)
-    result: dict[str, object] = {"conditional": conditional, "labels": f"uniform over {k}"}
-    if extractor.num_classes == k:
-        acc = class_accuracy(fake_logits, fake_labels, k)
-        result.update(
-            class_acc=acc["acc"],
-            class_acc_per_class=acc["acc_per_class"],
-            count_per_class=acc["count_per_class"],
-        )
-    else:
-        result["class_acc"] = math.nan
-    if real_images is not None and real_labels is not None:
-        real_feats = torch.cat([extractor(b).features.cpu() for b in real_images.split(batch_size)])
-        result.update(
-            per_class_fid(real_feats, real_labels, fake_feats, fake_labels, k, min_class_samples)
-        )
-        result["min_class_samples"] = int(min_class_samples)
-    return result
+@register_metric(
+    "fid_class_mean",
+    keys=("fid_class_mean",),
+    needs=("real_features", "fake_features", "real_labels", "fake_labels"),
+)
+def _fid_class_mean(suite, state: dict[str, Tensor]) -> dict[str, object]:
+    """Mean per-class FID over the classes with >= ``per_class_min_samples`` on both sides
+    (key left out when no class has enough)."""
+    out = per_class_fid(
+        state["real_features"],
+        state["real_labels"],
+        state["fake_features"],
+        state["fake_labels"],
+        suite.num_classes,
+        suite.per_class_min_samples,
+    )
+    if math.isnan(out["fid_class_mean"]):
+        out.pop("fid_class_mean")
+    return {**out, "min_class_samples": suite.per_class_min_samples}

@@ -98,19 +98,21 @@ class FID(_ExtractorMetric):
 
 
 class GatheredFeatures(_ExtractorMetric):
-    """Keeps real features, fake features and fake logits; ``compute()`` returns them gathered.
+    """Keeps real/fake features, fake logits and labels; ``compute()`` returns them gathered.
 
     Args:
         extractor: feature extractor; may be None when updating with ``ExtractorOutput``.
-        keep: which of ``real_features``, ``fake_features``, ``fake_logits`` to keep.
+        keep: which of ``STATES`` to keep: ``real_features``, ``fake_features``,
+            ``fake_logits`` (float32), ``real_labels`` (the real images' labels) and
+            ``fake_labels`` (the labels the fakes were generated for), int64.
     """
 
-    STATES = ("real_features", "fake_features", "fake_logits")
+    STATES = ("real_features", "fake_features", "fake_logits", "real_labels", "fake_labels")
 
     def __init__(
         self,
         extractor: FeatureExtractor | None = None,
-        keep: tuple[str, ...] = STATES,
+        keep: tuple[str, ...] = STATES[:3],
         **kwargs: Any,
     ) -> None:
         super().__init__(extractor, **kwargs)
@@ -121,15 +123,20 @@ class GatheredFeatures(_ExtractorMetric):
         for name in self.keep:
             self.add_state(name, [], dist_reduce_fx="cat")
 
-    def update(self, images: Images, real: bool) -> None:
-        """Append the batch's features (and fake logits) to the kept lists."""
+    def update(self, images: Images, real: bool, labels: torch.Tensor | None = None) -> None:
+        """Append the batch's features (and fake logits, and ``labels`` (N,)) to the kept lists."""
         out = self._extract(images)
-        pairs = [("real_features", out.features)] if real else []
+        side = "real" if real else "fake"
+        pairs = [(f"{side}_features", out.features.float())]
         if not real:
-            pairs = [("fake_features", out.features), ("fake_logits", out.logits)]
+            pairs.append(("fake_logits", out.logits.float()))
+        if labels is not None:
+            if len(labels) != len(out.features):
+                raise ValueError(f"{len(labels)} labels for {len(out.features)} {side} images")
+            pairs.append((f"{side}_labels", labels.long()))
         for name, value in pairs:
             if name in self.keep:
-                getattr(self, name).append(value.detach().float().to(self.device))
+                getattr(self, name).append(value.detach().to(self.device))
 
     def compute(self) -> dict[str, torch.Tensor]:
         """Return the kept states, concatenated over batches and ranks (rank order)."""
@@ -137,7 +144,8 @@ class GatheredFeatures(_ExtractorMetric):
         for name in self.keep:
             value = getattr(self, name)
             if isinstance(value, list) and not value:
-                raise ValueError(f"no {name.replace('_', ' ')} were given to update()")
+                hint = " (label metrics need a conditional model)" if "labels" in name else ""
+                raise ValueError(f"no {name.replace('_', ' ')} were given to update(){hint}")
             out[name] = dim_zero_cat(value)
         return out
 

@@ -70,3 +70,23 @@ def protocol_record(
     record.update(settings)
     record["versions"] = library_versions()
     return record
+
+
+def conditional_record(
+    suite: Any, results: dict[str, float], num_real: int, num_fake: int
+) -> dict[str, Any]:
+    """Return the ``conditional`` part of the protocol: classifier, sample counts, the label
+    distribution and every label metric's scalar and per-class values (``suite.details``)."""
+    record: dict[str, Any] = {
+        "classifier": suite.extractor.name,
+        "num_fake": int(num_fake),
+        "num_real": int(num_real),
+        "conditional": True,
+        "labels": f"uniform over {suite.num_classes}",
+    }
+    for name in ("class_acc", "fid_class_mean"):
+        if name in results:
+            record[name] = results[name]
+    for details in suite.details.values():
+        record.update(details)
+    return record

@@ -16,6 +16,7 @@ from torchmetrics.utilities.distributed import gather_all_tensors
 from genlab.contract import GenerativeModel
 from genlab.metrics.cache import ReferenceCache, ReferenceKey, fingerprint_images
 from genlab.metrics.collection import SampleQualityMetrics
+from genlab.metrics.conditional import real_labels
 from genlab.metrics.extractors import ExtractorOutput, images_to_uint8
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,14 @@ def add_generated(
     shape (C, H, W).
 
     Noise (and labels, for conditional models: uniform over classes) come from a CPU generator
-    seeded with ``seed + rank * RANK_SEED_STRIDE``.
+    seeded with ``seed + rank * RANK_SEED_STRIDE``. The requested labels are kept as metric
+    state when a configured metric needs them (``class_acc``, ``fid_class_mean``).
     """
+    if suite.needs_labels and not model.conditional:
+        raise ValueError(
+            f"metrics.metrics={list(suite.names)} holds label metrics, which need a class-"
+            "conditional model (model.conditional)"
+        )
     part = shard(num_fake, rank, world_size)
     generator = torch.Generator().manual_seed(seed + RANK_SEED_STRIDE * rank)
     was_training = model.training
@@ -58,7 +65,7 @@ def add_generated(
                 labels = model.sample_labels(num, generator)
                 images = model.generate(z, labels)
                 shape = tuple(images.shape[1:])
-                suite.update(images, real=False)
+                suite.update(images, real=False, labels=labels if suite.needs_labels else None)
     finally:
         model.train(was_training)
     return shape
@@ -77,7 +84,8 @@ def add_reference(
     when every rank has a hit); return the number of real images N (capped at the split size).
 
     The reference images are the grey images (before any binarization): sample metrics compare
-    with the data distribution, whatever the model is trained on.
+    with the data distribution, whatever the model is trained on. Their labels (this rank's
+    share, from the datamodule, never cached) are added when a metric needs them.
     """
     datamodule = trainer.datamodule
     available = getattr(datamodule, f"num_{split}", None)
@@ -114,7 +122,11 @@ def add_reference(
         features = torch.cat([suite.extract(b).features for b in real[part].split(batch_size)])
         if cache is not None:
             _store(trainer, cache, key, features)
-    suite.update(ExtractorOutput(features, features.new_empty(len(features), 0)), real=True)
+    labels = None
+    if suite.needs_labels:
+        labels = real_labels(datamodule, split, len(real))[part].to(features.device)
+    out = ExtractorOutput(features, features.new_empty(len(features), 0))
+    suite.update(out, real=True, labels=labels)
     return len(real)
 
 

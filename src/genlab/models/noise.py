@@ -13,8 +13,15 @@ import os
 import numpy as np
 import torch
 
-D_STEP, G_STEP, GP_STEP = 0, 1, 2  # independent streams per step
-AUG_D_STEP, AUG_G_STEP = 3, 4  # DiffAugment draws in the D and G steps
+# independent streams per step (ids defined beside the terms that draw from them)
+from genlab.objectives.gan_terms import (  # noqa: E402, F401
+    AUG_D_STEP,
+    AUG_G_STEP,
+    D_STEP,
+    G_STEP,
+    GP_STEP,
+    stream_id,
+)
 
 
 def noise_seed(seed: int, rank: int, step: int, stream: int) -> int:

@@ -77,7 +77,7 @@ TRANSFORMS: dict[str, Callable[..., Tensor]] = {
 
 def parse_policy(policy: str | Sequence[str] | None) -> tuple[str, ...]:
     """Return the transform names of ``policy`` ('color,translation,cutout', a list, or
-    None/'' for none); ValueError naming ``model.diffaugment`` for an unknown name."""
+    None/'' for none); ValueError naming ``model.augment.policy`` for an unknown name."""
     if not policy:
         return ()
     names = policy.split(",") if isinstance(policy, str) else list(policy)
@@ -85,7 +85,7 @@ def parse_policy(policy: str | Sequence[str] | None) -> tuple[str, ...]:
     unknown = [n for n in names if n not in TRANSFORMS]
     if unknown:
         raise ValueError(
-            f"model.diffaugment: unknown transform(s) {unknown}; allowed: {list(TRANSFORMS)} "
+            f"model.augment.policy: unknown transform(s) {unknown}; allowed: {list(TRANSFORMS)} "
             "(comma-separated, e.g. 'color,translation,cutout'; null = off)."
         )
     return tuple(names)
