@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
-from torch import Tensor, nn
+from torch import Tensor
 
 from genlab.objectives.ada_ops import BGC, augment
+from genlab.objectives.augment import Augmentation
 from genlab.utils.ranges import Num, check_ranges
 
 
@@ -31,7 +32,7 @@ def adjusted_p(p: float, rt: float, target: float, images: float, adjust_images:
     return max(0.0, p + step)
 
 
-class ADA(nn.Module):
+class ADA(Augmentation):
     """ADA as a D-input augmentation: ``forward(x, generator)`` and ``observe(real_logits)``.
 
     Args:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from genlab.objectives.gan_terms import GANTerm
 from genlab.utils.ranges import Num, check_ranges
 
 
@@ -34,7 +35,7 @@ def ortho_weights(net: nn.Module, skip: tuple[str, ...]) -> list[Tensor]:
     ]
 
 
-class OrthogonalRegularization(nn.Module):
+class OrthogonalRegularization(GANTerm):
     """G term 'ortho': loss = sum of :func:`orthogonal_penalty` over G's weights.
 
     Args:
@@ -43,14 +44,13 @@ class OrthogonalRegularization(nn.Module):
     """
 
     RANGES = {"weight": Num(low=0), "every": Num(integer=True, low=1)}
-    needs_aux = False
 
     def __init__(
         self, weight: float = 1e-4, every: int = 1, skip: list[str] | tuple[str, ...] = ("shared",)
     ) -> None:
         check_ranges(self, weight=weight, every=every)
-        super().__init__()
-        self.weight, self.every, self.skip = float(weight), int(every), tuple(skip)
+        super().__init__(weight, every)
+        self.skip = tuple(skip)
 
     def forward(self, model: nn.Module, step: object) -> dict[str, Tensor]:
         """Unweighted penalty of the current generator weights (``step`` unused)."""

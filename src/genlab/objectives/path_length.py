@@ -17,9 +17,10 @@ import math
 import torch
 from torch import Tensor, nn
 
+from genlab.objectives.gan_terms import GANTerm, stream_id
 from genlab.utils.ranges import Num, check_ranges
 
-PL_STREAM = 20  # noise stream of the path-length image noise (apart from the module's streams)
+PL_STREAM = stream_id("path_length")  # noise stream of the path-length image noise
 
 
 def path_lengths(generator: nn.Module, z: Tensor, labels: Tensor | None, noise: Tensor | None,
@@ -35,7 +36,7 @@ def path_lengths(generator: nn.Module, z: Tensor, labels: Tensor | None, noise: 
     return grads.square().sum(dim=2).mean(dim=1).sqrt()
 
 
-class PathLength(nn.Module):
+class PathLength(GANTerm):
     """G term 'pl': loss = mean (||J_w^T y|| - pl_mean)^2; diagnostics pl_mean, pl_length.
 
     Args:
@@ -50,14 +51,12 @@ class PathLength(nn.Module):
         "decay": Num(low=0, high=1),
         "batch_shrink": Num(integer=True, low=1),
     }
-    needs_aux = False
 
     def __init__(
         self, weight: float = 2.0, every: int = 4, decay: float = 0.01, batch_shrink: int = 2
     ) -> None:
         check_ranges(self, weight=weight, every=every, decay=decay, batch_shrink=batch_shrink)
-        super().__init__()
-        self.weight, self.every = float(weight), int(every)
+        super().__init__(weight, every)
         self.decay, self.batch_shrink = float(decay), int(batch_shrink)
         self.register_buffer("pl_mean", torch.zeros(()))
 
