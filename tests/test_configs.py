@@ -18,6 +18,7 @@ MODEL_DATA = {
     "gan_mlp": ["data=ring2d"],
     "sngan": ["data.image_size=32"],
     "sngan_cond": ["data.image_size=32"],
+    "stylegan2": ["data.image_size=16"],
 }
 
 

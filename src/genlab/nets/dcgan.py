@@ -3,6 +3,9 @@
 The generator maps z (N, latent_dim) to images (N, C, H, W) in [-1, 1] (tanh); the
 discriminator maps images in [-1, 1] to one logit per example, shape (N,). Each stride-2
 (transposed) convolution doubles (halves) the resolution, starting from 4x4 (7x7 for 28 px).
+Options: ``attention_res`` puts a SAGAN self-attention block (genlab.nets.attention) after the
+layer of that resolution; ``spectral_norm`` (both nets); ``pack`` (D): PacGAN packing
+(genlab.nets.pack). With the options off the nets and their state dicts are unchanged.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import math
 
 from torch import Tensor, nn
 
+from genlab.nets.attention import SelfAttention, check_attention_res
+from genlab.nets.pack import PACK_RANGE, pack_input
 from genlab.nets.spectral import add_spectral_norm, norm_layer
 from genlab.utils.ranges import Num, check_ranges
 
@@ -42,7 +47,12 @@ def dcgan_init(module: nn.Module) -> None:
 
 
 class DCGANGenerator(nn.Module):
-    """z (N, latent_dim) -> images (N, channels, image_size, image_size) in [-1, 1]."""
+    """z (N, latent_dim) -> images (N, channels, image_size, image_size) in [-1, 1].
+
+    Args:
+        attention_res: resolution after which to add self-attention (None = off).
+        spectral_norm: spectral norm on every layer (SAGAN uses it in G too).
+    """
 
     RANGES = {  # noqa: RUF012 - declared ranges (genlab.utils.ranges)
         "latent_dim": Num(integer=True, low=1),
@@ -57,6 +67,8 @@ class DCGANGenerator(nn.Module):
         image_size: int = 32,
         channels: int = 3,
         base_channels: int = 64,
+        attention_res: int | None = None,
+        spectral_norm: bool = False,
     ) -> None:
         check_ranges(
             self,
@@ -67,6 +79,7 @@ class DCGANGenerator(nn.Module):
         )
         super().__init__()
         init, n_up = _plan(image_size)
+        check_attention_res(attention_res, [init * 2**i for i in range(n_up)], "DCGANGenerator")
         self.latent_dim = latent_dim
         self.data_shape = (channels, image_size, image_size)
         width = base_channels * 2 ** (n_up - 1)
@@ -75,16 +88,24 @@ class DCGANGenerator(nn.Module):
             nn.BatchNorm2d(width),
             nn.ReLU(True),
         ]
+        res = init
         for _ in range(n_up - 1):
+            if res == attention_res:
+                layers.append(SelfAttention(width))
             layers += [
                 nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
                 nn.BatchNorm2d(width // 2),
                 nn.ReLU(True),
             ]
             width //= 2
+            res *= 2
+        if res == attention_res:
+            layers.append(SelfAttention(width))
         layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
+        if spectral_norm:
+            add_spectral_norm(self)
 
     def forward(self, z: Tensor) -> Tensor:
         """Return images (N, C, H, W) in [-1, 1]."""
@@ -98,12 +119,16 @@ class DCGANDiscriminator(nn.Module):
         norm: 'batch' (DCGAN), 'layer' or 'none' (use these with a gradient penalty).
         spectral_norm: wrap every convolution in spectral normalization (SNGAN's "standard CNN"
             uses spectral_norm=True with norm='none').
+        attention_res: resolution after which to add self-attention (None = off).
+        pack: PacGAN packing degree (1 = off): the first conv takes pack * channels and D
+            returns one logit per pack of ``pack`` consecutive examples.
     """
 
     RANGES = {  # noqa: RUF012 - declared ranges (genlab.utils.ranges)
         "image_size": Num(integer=True, low=1),
         "channels": Num(integer=True, low=1),
         "base_channels": Num(integer=True, low=1),
+        "pack": PACK_RANGE,
     }
 
     def __init__(
@@ -113,24 +138,36 @@ class DCGANDiscriminator(nn.Module):
         base_channels: int = 64,
         norm: str = "batch",
         spectral_norm: bool = False,
+        attention_res: int | None = None,
+        pack: int = 1,
     ) -> None:
-        check_ranges(self, image_size=image_size, channels=channels, base_channels=base_channels)
+        check_ranges(
+            self, image_size=image_size, channels=channels, base_channels=base_channels, pack=pack
+        )
         super().__init__()
         init, n_down = _plan(image_size)
         norm_layer(norm, 1)  # validate the name before building anything
+        check_attention_res(
+            attention_res, [image_size // 2**i for i in range(1, n_down)], "DCGANDiscriminator"
+        )
         self.data_shape = (channels, image_size, image_size)
+        self.pack = pack
         width = base_channels
         layers: list[nn.Module] = [
-            nn.Conv2d(channels, width, 4, 2, 1),
+            nn.Conv2d(channels * pack, width, 4, 2, 1),
             nn.LeakyReLU(0.2, True),
         ]
+        res = image_size // 2
         for _ in range(n_down - 1):
+            if res == attention_res:
+                layers.append(SelfAttention(width))
             layers += [
                 nn.Conv2d(width, width * 2, 4, 2, 1, bias=norm == "none"),
                 norm_layer(norm, width * 2),
                 nn.LeakyReLU(0.2, True),
             ]
             width *= 2
+            res //= 2
         layers.append(nn.Conv2d(width, 1, init, 1, 0))
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
@@ -138,5 +175,5 @@ class DCGANDiscriminator(nn.Module):
             add_spectral_norm(self)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Return one logit per example, shape (N,)."""
-        return self.net(x).flatten()
+        """Return one logit per example, shape (N,) (per pack: (N / pack,))."""
+        return self.net(pack_input(x, self.pack)).flatten()

@@ -3,6 +3,9 @@
 Built for 32x32 (CIFAR-10): G = linear to 4x4 -> 3 up-blocks -> BN, ReLU, conv3x3, tanh;
 D = optimized down-block -> down-block -> 2 plain blocks -> ReLU, global sum pool, linear.
 16 and 64 pixels use one block fewer / more. Images are in [-1, 1]; D returns logits (N,).
+Options: ``attention_res`` adds a SAGAN self-attention block (genlab.nets.attention) after the
+block of that output resolution (SAGAN's ResNet nets); ``spectral_norm`` in G (SAGAN) and D;
+``pack`` (D): PacGAN packing (genlab.nets.pack). Off, the nets and state dicts are unchanged.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ import math
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genlab.nets.attention import SelfAttention, check_attention_res
+from genlab.nets.pack import PACK_RANGE, pack_input
 from genlab.nets.spectral import add_spectral_norm
+from genlab.utils.ranges import check_ranges
 
 SUPPORTED_SIZES = (16, 32, 64)
 
@@ -69,11 +75,31 @@ class DBlock(nn.Module):
         return h + s
 
 
+def _xavier(net: nn.Module) -> None:
+    """SNGAN init: Xavier-uniform weights, zero biases (attention convs have no bias)."""
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
 class ResNetGenerator(nn.Module):
-    """z (N, latent_dim) -> images (N, channels, image_size, image_size) in [-1, 1]."""
+    """z (N, latent_dim) -> images (N, channels, image_size, image_size) in [-1, 1].
+
+    Args:
+        attention_res: output resolution of the block after which to add self-attention
+            (None = off). spectral_norm: spectral norm on every layer (SAGAN).
+    """
 
     def __init__(
-        self, latent_dim: int = 128, image_size: int = 32, channels: int = 3, width: int = 256
+        self,
+        latent_dim: int = 128,
+        image_size: int = 32,
+        channels: int = 3,
+        width: int = 256,
+        attention_res: int | None = None,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         _check_size(image_size)
@@ -82,14 +108,20 @@ class ResNetGenerator(nn.Module):
         self.width = width
         self.linear = nn.Linear(latent_dim, 4 * 4 * width)
         n_up = int(math.log2(image_size // 4))
-        self.blocks = nn.Sequential(*[GBlock(width, width) for _ in range(n_up)])
+        out_res = [4 * 2 ** (i + 1) for i in range(n_up)]
+        check_attention_res(attention_res, out_res, "ResNetGenerator")
+        blocks: list[nn.Module] = []
+        for r in out_res:
+            blocks.append(GBlock(width, width))
+            if r == attention_res:
+                blocks.append(SelfAttention(width))
+        self.blocks = nn.Sequential(*blocks)
         self.out = nn.Sequential(
             nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, channels, 3, 1, 1), nn.Tanh()
         )
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d | nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
+        _xavier(self)
+        if spectral_norm:
+            add_spectral_norm(self)
 
     def forward(self, z: Tensor) -> Tensor:
         """Return images (N, C, H, W) in [-1, 1]."""
@@ -98,28 +130,46 @@ class ResNetGenerator(nn.Module):
 
 
 class ResNetDiscriminator(nn.Module):
-    """Images (N, C, H, W) in [-1, 1] -> logits (N,); spectral norm on every layer by default."""
+    """Images (N, C, H, W) in [-1, 1] -> logits (N,); spectral norm on every layer by default.
+
+    Args:
+        attention_res: output resolution of the down block after which to add self-attention
+            (None = off). pack: PacGAN packing degree (1 = off; logits (N / pack,)).
+    """
+
+    RANGES = {"pack": PACK_RANGE}
 
     def __init__(
-        self, image_size: int = 32, channels: int = 3, width: int = 128, spectral_norm: bool = True
+        self,
+        image_size: int = 32,
+        channels: int = 3,
+        width: int = 128,
+        spectral_norm: bool = True,
+        attention_res: int | None = None,
+        pack: int = 1,
     ) -> None:
+        check_ranges(self, pack=pack)
         super().__init__()
         _check_size(image_size)
         self.data_shape = (channels, image_size, image_size)
+        self.pack = pack
         n_down = int(math.log2(image_size // 8))
-        blocks = [DBlock(channels, width, down=True, first=True)]
-        blocks += [DBlock(width, width, down=True) for _ in range(n_down - 1)]
+        down_res = [image_size // 2 ** (i + 1) for i in range(n_down)]
+        check_attention_res(attention_res, down_res, "ResNetDiscriminator")
+        blocks: list[nn.Module] = []
+        for i, r in enumerate(down_res):
+            c_in = channels * pack if i == 0 else width
+            blocks.append(DBlock(c_in, width, down=True, first=i == 0))
+            if r == attention_res:
+                blocks.append(SelfAttention(width))
         blocks += [DBlock(width, width, down=False) for _ in range(2)]
         self.blocks = nn.Sequential(*blocks)
         self.linear = nn.Linear(width, 1)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d | nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
+        _xavier(self)
         if spectral_norm:
             add_spectral_norm(self)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Return one logit per example, shape (N,)."""
-        h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling
+        """Return one logit per example, shape (N,) (per pack: (N / pack,))."""
+        h = F.relu(self.blocks(pack_input(x, self.pack))).sum(dim=(2, 3))  # global sum pooling
         return self.linear(h).flatten()

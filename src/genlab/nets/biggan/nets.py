@@ -1,0 +1,170 @@
+"""BigGAN generator and projection discriminator for 32 px (the CIFAR variant of
+ajbrock/BigGAN-PyTorch ``BigGAN.py``, arch[32], which StudioGAN's BigGAN CIFAR-10 row uses).
+
+Brock et al. 2019: shared class embedding (one nn.Embedding for all conditional BNs), hierarchical
+latent (z split into one chunk for the first linear layer plus one per block, each block's cBN
+conditioned on [embedding, chunk]), conditional BN, optional self-attention (genlab.nets.
+attention; BigGAN-PyTorch's CIFAR script uses none, so ``attention_res=None`` by default),
+spectral norm in G and D, orthogonal init, projection discriminator (Miyato & Koyama 2018) on the
+globally sum-pooled features. Widths: G 4ch at every block (ch = 64), D 4ch; G = linear to 4x4
+-> 3 up blocks -> BN, ReLU, conv3x3, tanh; D = 2 down blocks + 2 plain blocks. Only 32 px here
+(the 128 px variant of the issue is not built).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genlab.nets.attention import SelfAttention, check_attention_res
+from genlab.nets.biggan.layers import DBlock, GBlock
+from genlab.nets.pack import PACK_RANGE, pack_input
+from genlab.nets.spectral import add_spectral_norm
+from genlab.utils.ranges import Num, check_ranges
+
+
+def _orthogonal_init(net: nn.Module) -> None:
+    """BigGAN-PyTorch's default G_init/D_init 'ortho': orthogonal weights, zero biases."""
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d | nn.Linear | nn.Embedding):
+            nn.init.orthogonal_(m.weight)
+            if getattr(m, "bias", None) is not None:
+                nn.init.zeros_(m.bias)
+
+
+class BigGANGenerator(nn.Module):
+    """(z (N, latent_dim), labels (N,)) -> images (N, channels, 32, 32) in [-1, 1].
+
+    Args:
+        num_classes: classes of the shared embedding. latent_dim: z size (128), split into
+            4 chunks (linear + 3 blocks). ch: width unit (64; blocks have 4 ch channels).
+        shared_dim: shared embedding size (128). attention_res: 8, 16, 32 or None.
+    """
+
+    RANGES = {
+        "num_classes": Num(integer=True, low=1),
+        "latent_dim": Num(integer=True, low=4),
+        "ch": Num(integer=True, low=2),
+        "shared_dim": Num(integer=True, low=1),
+    }
+    image_size = 32
+    blocks_count = 3
+
+    def __init__(
+        self,
+        num_classes: int,
+        latent_dim: int = 128,
+        image_size: int = 32,
+        channels: int = 3,
+        ch: int = 64,
+        shared_dim: int = 128,
+        attention_res: int | None = None,
+    ) -> None:
+        check_ranges(self, num_classes=num_classes, latent_dim=latent_dim, ch=ch,
+                     shared_dim=shared_dim)  # fmt: skip
+        if image_size != 32:
+            raise ValueError(f"BigGAN nets here are the 32 px variant; got image_size={image_size}")
+        if latent_dim % (self.blocks_count + 1):
+            raise ValueError(
+                f"BigGAN latent_dim must be a multiple of 4 (chunks), got {latent_dim}"
+            )
+        check_attention_res(attention_res, [8, 16, 32], "BigGANGenerator")
+        super().__init__()
+        self.num_classes, self.latent_dim = num_classes, latent_dim
+        self.data_shape = (channels, 32, 32)
+        self.chunk = latent_dim // (self.blocks_count + 1)
+        self.width = 4 * ch
+        self.shared = nn.Embedding(num_classes, shared_dim)
+        self.linear = nn.Linear(self.chunk, 4 * 4 * self.width)
+        self.blocks = nn.ModuleList()
+        self.attention = nn.ModuleDict()
+        for r in (8, 16, 32):
+            self.blocks.append(GBlock(self.width, self.width, shared_dim + self.chunk))
+            if r == attention_res:
+                self.attention[str(r)] = SelfAttention(self.width)
+        self.out_bn = nn.BatchNorm2d(self.width, eps=1e-4)
+        self.out_conv = nn.Conv2d(self.width, channels, 3, 1, 1)
+        _orthogonal_init(self)
+        add_spectral_norm(self)
+
+    def forward(self, z: Tensor, labels: Tensor) -> Tensor:
+        """Images (N, C, 32, 32) in [-1, 1] of classes ``labels``."""
+        chunks = z.flatten(start_dim=1).split(self.chunk, dim=1)
+        shared = self.shared(labels.long())
+        h = self.linear(chunks[0]).view(z.shape[0], self.width, 4, 4)
+        for i, (block, r) in enumerate(zip(self.blocks, (8, 16, 32), strict=True)):
+            h = block(h, torch.cat([shared, chunks[i + 1]], dim=1))
+            if str(r) in self.attention:
+                h = self.attention[str(r)](h)
+        return torch.tanh(self.out_conv(F.relu(self.out_bn(h))))
+
+
+class BigGANDiscriminator(nn.Module):
+    """(images (N, C, 32, 32) in [-1, 1], labels (N,)) -> logits (N,): linear(h) + <embed(y), h>.
+
+    Args:
+        num_classes: classes of the projection embedding. ch: width unit (64; 4 ch channels).
+        attention_res: 16 or None. pack: PacGAN packing degree (1 = off).
+    """
+
+    RANGES = {"num_classes": Num(integer=True, low=1), "ch": Num(integer=True, low=2),
+              "pack": PACK_RANGE}  # fmt: skip
+
+    def __init__(
+        self,
+        num_classes: int,
+        image_size: int = 32,
+        channels: int = 3,
+        ch: int = 64,
+        attention_res: int | None = None,
+        pack: int = 1,
+    ) -> None:
+        check_ranges(self, num_classes=num_classes, ch=ch, pack=pack)
+        if image_size != 32:
+            raise ValueError(f"BigGAN nets here are the 32 px variant; got image_size={image_size}")
+        check_attention_res(attention_res, [16], "BigGANDiscriminator")
+        super().__init__()
+        self.num_classes, self.pack = num_classes, pack
+        self.data_shape = (channels, 32, 32)
+        w = 4 * ch
+        blocks: list[nn.Module] = [DBlock(channels * pack, w, down=True, preactivation=False)]
+        if attention_res == 16:
+            blocks.append(SelfAttention(w))
+        blocks += [DBlock(w, w, down=True, preactivation=True)]
+        blocks += [DBlock(w, w, down=False, preactivation=True) for _ in range(2)]
+        self.blocks = nn.Sequential(*blocks)
+        self.linear = nn.Linear(w, 1)
+        self.embed = nn.Embedding(num_classes, w)
+        _orthogonal_init(self)
+        add_spectral_norm(self)
+        nn.utils.parametrizations.spectral_norm(self.embed)
+
+    def forward(self, x: Tensor, labels: Tensor) -> Tensor:
+        """One logit per example (per pack)."""
+        h = F.relu(self.blocks(pack_input(x, self.pack))).sum(dim=(2, 3))
+        y = labels.long()[:: self.pack]
+        return (self.linear(h) + (self.embed(y) * h).sum(dim=1, keepdim=True)).flatten()
+
+
+@torch.no_grad()
+def standing_statistics(
+    generator: nn.Module, num_batches: int, batch_size: int, device: torch.device | None = None
+) -> None:
+    """BigGAN's "standing statistics" (Brock et al. 2019, Appendix C.1; BigGAN-PyTorch
+    ``utils.accumulate_standing_stats``): reset every batch norm of ``generator``, then run it
+    in training mode on ``num_batches`` batches of random z and labels with cumulative averaging
+    (momentum None), so eval-mode sampling uses the averaged statistics. Leaves it in eval mode.
+    Draws come from torch's global RNG."""
+    bns = [m for m in generator.modules() if isinstance(m, nn.BatchNorm2d)]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None
+    generator.train()
+    for _ in range(num_batches):
+        z = torch.randn(batch_size, generator.latent_dim, device=device)
+        y = torch.randint(0, generator.num_classes, (batch_size,), device=device)
+        generator(z, y)
+    for bn in bns:
+        bn.momentum = 0.1
+    generator.eval()
