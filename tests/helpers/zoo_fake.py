@@ -55,7 +55,8 @@ class Gauss:
 
 class GaussFamily(nn.Module):
     def forward(self, enc_out):
-        return Gauss(enc_out[0].float(), enc_out[1].float())
+        up = [t.to(torch.promote_types(t.dtype, torch.float32)) for t in enc_out]
+        return Gauss(up[0], up[1])
 
 
 class LinearEncoder(nn.Module):

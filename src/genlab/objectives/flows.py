@@ -64,9 +64,10 @@ class FlowFamily(nn.Module):
     """Base class: subclasses implement ``transform(z0 (N, D), h) -> (z_T, sum log|det|)``."""
 
     def forward(self, enc_out: tuple[Tensor, ...]) -> FlowPosterior:
-        """Return the flow posterior of the encoder's ``(mu, logvar[, h])`` (float32)."""
-        h = enc_out[2].float() if len(enc_out) > 2 else None
-        return FlowPosterior(self, enc_out[0].float(), enc_out[1].float(), h)
+        """Return the flow posterior of the encoder's ``(mu, logvar[, h])``, at least float32
+        (bf16/fp16 outputs of autocast are upcast; float64 stays float64)."""
+        up = [t.to(torch.promote_types(t.dtype, torch.float32)) for t in enc_out]
+        return FlowPosterior(self, up[0], up[1], up[2] if len(up) > 2 else None)
 
     def transform(self, z: Tensor, h: Tensor | None) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
