@@ -35,7 +35,7 @@ def objective(model, x: torch.Tensor) -> torch.Tensor:
     """The training loss on ``x`` with fixed noise: VAE objective, or GAN D loss + penalties."""
     torch.manual_seed(1)
     if hasattr(model, "encoder"):
-        return model.step(x).loss
+        return model.step(x)["loss"].mean()
     real = x * 2.0 - 1.0
     fake = model._g(model.generator, torch.randn(len(x), model.latent_dim), None).detach()
     loss = model.loss_fns.d_loss(model._d(real, None), model._d(fake, None))

@@ -111,7 +111,11 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_earlier_files(tiny_cfg):
     last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     before = last.read_bytes()
     bad = tiny_cfg(
-        "test=false", "trainer.max_epochs=3", f"ckpt_path={last}", "model.objective.beta=inf"
+        "test=false",
+        "trainer.max_epochs=3",
+        f"ckpt_path={last}",
+        "model.objective._target_=helpers.nan_objective.NaNAfter",
+        "~model.objective.beta",
     )
     with pytest.raises(FloatingPointError, match="non-finite VAE loss.*learning rate"):
         train(bad)

@@ -53,3 +53,46 @@ class EpochMeans:
             return {}
         means = self.sums / self.count
         return dict(zip(self.names, means.unbind(), strict=True))
+
+
+def batch_means(terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Return the batch mean of every term: (B,) per-example values or scalars -> 0-dim."""
+    return {name: value.mean() if value.dim() else value for name, value in terms.items()}
+
+
+class TermLogger:
+    """Logs an objective's named terms for a LightningModule, whatever the names are.
+
+    Training: ``train/<name>_step`` on the steps Lightning writes (``should_log_step``) and
+    ``train/<name>_epoch`` (this rank's batch-size weighted mean) at the epoch end; ``loss`` goes
+    to the progress bar. Validation and test: ``<stage>/<name>`` epoch means synced over ranks,
+    logged with one ``log_dict`` call per batch.
+    """
+
+    def __init__(self, module: pl.LightningModule, prog_bar: str = "elbo") -> None:
+        self.module, self.prog_bar = module, prog_bar
+        self.train_means = EpochMeans()
+
+    def train_step(self, terms: dict[str, torch.Tensor], batch_size: int) -> None:
+        """Accumulate the epoch means; log the step values when Lightning writes them."""
+        self.train_means.update(terms, batch_size)
+        if should_log_step(self.module.trainer):
+            kw = dict(on_step=True, on_epoch=False, batch_size=batch_size)
+            self.module.log("train/loss_step", terms["loss"], prog_bar=True, **kw)
+            rest = {f"train/{k}_step": v for k, v in terms.items() if k != "loss"}
+            self.module.log_dict(rest, **kw)
+
+    def train_epoch_end(self) -> None:
+        """Log ``train/<name>_epoch`` and start a new epoch."""
+        means = self.train_means.compute()
+        self.module.log_dict({f"train/{k}_epoch": v.float() for k, v in means.items()})
+        self.train_means.reset()
+
+    def eval_step(self, stage: str, terms: dict[str, torch.Tensor], batch_size: int) -> None:
+        """Log ``<stage>/<name>`` epoch means (synced across ranks) for val and test."""
+        kw = dict(batch_size=batch_size, sync_dist=True, on_step=False, on_epoch=True)
+        bar = f"{stage}/{self.prog_bar}"
+        logged = {f"{stage}/{k}": v for k, v in terms.items()}
+        if stage == "val" and bar in logged:
+            self.module.log(bar, logged.pop(bar), prog_bar=True, **kw)
+        self.module.log_dict(logged, **kw)

@@ -1,8 +1,7 @@
 """VQ-VAE (van den Oord et al. 2017): conv encoder, vector quantizer, conv decoder.
 
-The loss per batch is the reconstruction NLL in nats per data dimension plus the quantizer's
-loss (beta * commitment, plus the codebook term when codes are not EMA-updated), the
-per-element scale of the paper's MSE objective, so ``beta`` keeps its meaning (0.25).
+The objective is a configured callable (``model.objective``, default
+``genlab.objectives.vqvae_loss.VQVAELoss``) that returns named terms; the module logs them all.
 
 Sampling uses a **uniform prior over codes** (every position of the latent grid drawn
 independently and uniformly from the K codes). This is not the model of the paper, which fits
@@ -12,7 +11,6 @@ uniform-prior samples are only a check that the decoder maps any code grid to an
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -21,9 +19,10 @@ import torch
 from torch import nn
 
 from genlab.contract import GenerativeModel, split_batch
+from genlab.models.step_logging import TermLogger, should_log_step
 from genlab.nets.quantizer import QuantizerOutput, VectorQuantizer, perplexity
-from genlab.objectives import bounds
 from genlab.objectives.likelihoods import Likelihood
+from genlab.objectives.vqvae_loss import VQVAELoss
 from genlab.utils.finite import raise_if_not_finite
 
 
@@ -37,6 +36,8 @@ class VQVAE(GenerativeModel, pl.LightningModule):
         likelihood: observation model p(x | z_q) (Bernoulli, Gaussian, DiscretizedLogistic).
         optimizer: partial optimizer (Hydra ``_partial_: true``), finished with the parameters.
         scheduler: optional partial LR scheduler, stepped per epoch.
+        objective: callable ``(model, x, y, q, generator) -> terms`` with ``q`` the batch's
+            ``QuantizerOutput`` (default ``VQVAELoss()``).
     """
 
     checkpoint_monitor = ("val/recon_bpd", "min")
@@ -50,6 +51,7 @@ class VQVAE(GenerativeModel, pl.LightningModule):
         likelihood: Likelihood,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., Any] | None = None,
+        objective: Callable[..., dict[str, torch.Tensor]] | None = None,
     ) -> None:
         super().__init__()
         enc_shape, dec_shape = tuple(encoder.data_shape), tuple(decoder.data_shape)
@@ -68,8 +70,18 @@ class VQVAE(GenerativeModel, pl.LightningModule):
             )
         self.save_hyperparameters(
             logger=False,
-            ignore=["encoder", "decoder", "quantizer", "likelihood", "optimizer", "scheduler"],
+            ignore=[
+                "encoder",
+                "decoder",
+                "quantizer",
+                "likelihood",
+                "optimizer",
+                "scheduler",
+                "objective",
+            ],
         )
+        self.objective = objective if objective is not None else VQVAELoss()
+        self.terms_log = TermLogger(self, prog_bar="recon_bpd")
         self.encoder, self.decoder = encoder, decoder
         self.quantizer, self.likelihood = quantizer, likelihood
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
@@ -108,46 +120,35 @@ class VQVAE(GenerativeModel, pl.LightningModule):
         return self.quantizer.lookup(self.quantizer.nearest_grid(self.encoder(x)))
 
     # ----- objective -----
-    def step(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, QuantizerOutput]:
-        """Return (loss, log p(x | z_q) per example in nats (B,), quantizer output)."""
-        q = self.quantizer(self.encoder(x))
-        log_px = self.likelihood.log_prob(self.decoder(q.quantized), x)
-        loss = -log_px.mean() / math.prod(self.data_shape) + self.quantizer.loss(q)
-        return loss, log_px, q
+    def step(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Return the objective's terms on a batch (``loss`` and its diagnostics)."""
+        return self._step(x)[0]
 
-    def _log_terms(self, stage: str, loss, log_px, q: QuantizerOutput, batch_size: int) -> None:
-        train = stage == "train"
-        kw = dict(batch_size=batch_size, sync_dist=not train, on_step=train, on_epoch=True)
-        num_dims = math.prod(self.data_shape)
-        nll = -log_px.mean()
-        _, h, w = self.latent_shape
-        prior_nats = h * w * math.log(self.quantizer.num_codes)  # KL(q || uniform), q one-hot
-        discrete = self.likelihood.discrete
-        self.log(f"{stage}/loss", loss, prog_bar=train, **kw)
-        self.log(f"{stage}/recon", -nll, **kw)
-        self.log(f"{stage}/recon_bpd", bounds.bits_per_dim(nll, num_dims, discrete), **kw)
-        self.log(f"{stage}/bpd", bounds.bits_per_dim(nll + prior_nats, num_dims, discrete), **kw)
-        self.log(f"{stage}/commitment", q.commitment_loss, **kw)
-        if train:
-            self.log("train/perplexity", perplexity(q.counts), **kw)
-            alive = (self.quantizer.cluster_size >= self.quantizer.restart_threshold).sum()
-            self.log("train/codes_alive", alive.float(), on_step=True, on_epoch=False)
-            self.log(
-                "train/restarts", self.quantizer.restarts.float(), on_step=True, on_epoch=False
-            )
+    def _step(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], QuantizerOutput]:
+        q = self.quantizer(self.encoder(x))  # once per step: code counts reuse it
+        return self.objective(self, x, None, q, None), q
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        """One step on NLL per dim + beta * commitment; codebook EMA and restarts run inside."""
+        """One step on the objective; codebook EMA and restarts run inside the quantizer."""
         x, _ = split_batch(batch)
-        loss, log_px, q = self.step(x)
-        raise_if_not_finite(loss, "VQ-VAE loss", self.global_step)
-        self._log_terms("train", loss, log_px, q, x.shape[0])
-        return loss
+        terms = self.step(x)
+        raise_if_not_finite(terms["loss"], "VQ-VAE loss", self.global_step)
+        self.terms_log.train_step(terms, x.shape[0])
+        if should_log_step(self.trainer):
+            alive = (self.quantizer.cluster_size >= self.quantizer.restart_threshold).sum()
+            state = {"train/codes_alive": alive.float(), "train/restarts": self.quantizer.restarts}
+            self.log_dict({k: v.float() for k, v in state.items()}, on_step=True, on_epoch=False)
+        return terms["loss"]
+
+    def on_train_epoch_end(self) -> None:
+        """Log the epoch means of the training terms as ``train/<term>_epoch``."""
+        self.terms_log.train_epoch_end()
 
     def _eval_step(self, stage: str, batch) -> None:
         x, _ = split_batch(batch)
-        loss, log_px, q = self.step(x)
-        self._log_terms(stage, loss, log_px, q, x.shape[0])
+        terms, q = self._step(x)
+        terms.pop("perplexity")  # the epoch's perplexity over all assignments is logged instead
+        self.terms_log.eval_step(stage, terms, x.shape[0])
         self._epoch_counts += q.counts
 
     def _log_usage(self, stage: str) -> None:
