@@ -23,12 +23,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genlab.nets.made import MADE
+from genlab.objectives.posteriors import Posterior
 from genlab.utils.ranges import Num, check_ranges
 
 _LOG_2PI = math.log(2 * math.pi)
 
 
-class FlowPosterior:
+class FlowPosterior(Posterior):
     """q(z | x) = a diagonal Gaussian base pushed through ``family``'s transforms.
 
     ``mean`` (B, D) is the flow applied to the base mean (a deterministic code for

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from genlab.objectives.vae_objectives import elbo_terms
 from genlab.utils.ranges import Num, check_ranges
 
 #: pythae's / Tolstikhin's default IMQ scales (multiples of the base constant 2 D sigma^2)
@@ -143,8 +144,12 @@ class WAE(_MMDBase):
             false samples z ~ q(z|x) (the paper's random encoder).
         kernel, bandwidth, scales: as :class:`InfoVAE` (the paper's choice: imq).
 
-    Returns ``loss`` (B,), ``cost`` (B,) and the batch's ``mmd``; ``elbo`` only for a random
-    encoder and ``cost=nll`` would be meaningful, so none is returned.
+    Returns ``loss`` (B,), ``cost`` (B,), the batch's ``mmd`` and, as diagnostics without
+    gradient, the single-sample ``elbo``/``recon``/``kl`` of the model with the posterior family's
+    q(z|x) (one more decoder pass). With a deterministic encoder the variance head is never
+    trained, so that ELBO (and ``test/nll_iw``, which uses the same q) is a loose bound: it is
+    reported so every VAE-family run has ``val/elbo`` (the checkpoint monitor), not as the WAE's
+    figure of merit.
     """
 
     RANGES = {
@@ -180,7 +185,9 @@ class WAE(_MMDBase):
             cost = -model.log_px(x, z, y)
         div = self._mmd(model, z, generator)
         loss = self.recon_scale * cost + self.reg_weight * div
-        return {"loss": loss, "cost": cost, "mmd": div}
+        with torch.no_grad():  # diagnostic only: the ELBO of the posterior head (see above)
+            elbo = elbo_terms(model, x, y, q, generator)
+        return {"loss": loss, "cost": cost, "mmd": div, **elbo}
 
     def __repr__(self) -> str:
         return (

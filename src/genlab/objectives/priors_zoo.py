@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genlab.objectives.priors import Prior
 from genlab.utils.ranges import Num, check_ranges
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -40,7 +41,7 @@ def sample_gaussian_mixture(
     return mu[idx] + (0.5 * logvar[idx]).exp() * eps
 
 
-class VampPrior(nn.Module):
+class VampPrior(Prior):
     """Variational mixture of posteriors p(z) = (1/K) sum_k q(z | u_k) with K learned
     pseudo-inputs u_k (Tomczak & Welling, "VAE with a VampPrior", AISTATS 2018; official
     jmtomczak/vae_vampprior ``models/VAE.py`` ``log_p_z``; pythae ``models/vamp/vamp_model.py``).
@@ -77,7 +78,6 @@ class VampPrior(nn.Module):
         init_mean: float = 0.05,
         init_std: float = 0.01,
     ) -> None:
-        super().__init__()
         check_ranges(
             self,
             latent_dim=latent_dim,
@@ -85,7 +85,8 @@ class VampPrior(nn.Module):
             init_mean=init_mean,
             init_std=init_std,
         )
-        self.latent_dim, self.num_components = int(latent_dim), int(num_components)
+        super().__init__(latent_dim)
+        self.num_components = int(num_components)
         self.data_shape = tuple(int(s) for s in data_shape)
         u = torch.randn(self.num_components, *self.data_shape) * init_std + init_mean
         self.pseudo_inputs = nn.Parameter(u)
@@ -100,6 +101,8 @@ class VampPrior(nn.Module):
         model = self.__dict__["_owner"]
         if model is None:
             raise RuntimeError("VampPrior is not bound to a model: call prior.bind(model)")
+        if getattr(model, "conditional", False):
+            raise ValueError("VampPrior needs an unconditional encoder (model.num_classes=0)")
         u = F.hardtanh(self.pseudo_inputs, 0.0, 1.0)
         post = model.posterior(model.encoder(u))
         if not hasattr(post, "logvar"):
@@ -122,7 +125,7 @@ class VampPrior(nn.Module):
         return f"latent_dim={self.latent_dim}, num_components={self.num_components}"
 
 
-class MixtureOfGaussians(nn.Module):
+class MixtureOfGaussians(Prior):
     """A learned mixture of K diagonal Gaussians p(z) = sum_k pi_k N(mu_k, diag(sigma_k^2))
     (e.g. Dilokthanakul et al. 2016, "Deep Unsupervised Clustering with Gaussian Mixture VAEs";
     the VampPrior paper's "MoG" baseline, jmtomczak/vae_vampprior).
@@ -149,11 +152,11 @@ class MixtureOfGaussians(nn.Module):
         init_spread: float = 1.0,
         learn_weights: bool = True,
     ) -> None:
-        super().__init__()
         check_ranges(
             self, latent_dim=latent_dim, num_components=num_components, init_spread=init_spread
         )
-        self.latent_dim, self.num_components = int(latent_dim), int(num_components)
+        super().__init__(latent_dim)
+        self.num_components = int(num_components)
         self.means = nn.Parameter(torch.randn(num_components, latent_dim) * init_spread)
         self.logvars = nn.Parameter(torch.zeros(num_components, latent_dim))
         self.logits = nn.Parameter(torch.zeros(num_components), requires_grad=learn_weights)
