@@ -115,6 +115,8 @@ class VAE(GenerativeModel, pl.LightningModule):
         self.encoder, self.decoder, self.likelihood = encoder, decoder, likelihood
         self.prior = prior
         self.posterior = DiagonalGaussian() if posterior is None else posterior
+        if hasattr(self.prior, "bind"):  # priors built from the model's own nets (VampPrior)
+            self.prior.bind(self)
         self.objective = objective if objective is not None else ELBO()
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.latent_dim, self.num_classes = int(latent_dim), int(num_classes)
