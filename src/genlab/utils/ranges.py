@@ -95,6 +95,5 @@ def check_ranges(owner: object, **values: Any) -> None:
         why = spec.problem(value)
         if why is not None:
             raise RangeError(
-                f"{cls.__name__}: {name}={value!r} is invalid ({why}): expected "
-                f"{spec.describe()}."
+                f"{cls.__name__}: {name}={value!r} is invalid ({why}): expected {spec.describe()}."
             )
