@@ -51,10 +51,11 @@ class ModelMonitorCheckpoint(ModelCheckpoint):
     Above 0, a save (``last.ckpt`` each epoch, a top-k file when the monitored metric
     improves) takes an in-memory CPU copy of the checkpoint instead, and the pending copies
     (at most one per file name) go to disk together at the first epoch end at least
-    ``write_every_s`` after the previous write, at the end of fit, on SIGTERM (Lightning
-    finishes the epoch, then this writes) and on any exception, KeyboardInterrupt (SIGINT)
-    included. Files a newer top-k copy replaces are removed only after that copy is written,
-    so a best file is always on disk once one was written. A SIGKILL (or power loss) thus
+    ``write_every_s`` after the previous write, at the end of fit, and on any exception:
+    SIGTERM (Lightning stops after the batch in progress with ``SIGTERMException``), SIGINT
+    (``KeyboardInterrupt``) and errors such as the non-finite-loss one. Files that a newer
+    top-k copy replaces are removed only after that copy is written, so a best file is always
+    on disk once one was written. A SIGKILL (or power loss) thus
     loses at most ``write_every_s`` seconds plus the epoch in progress; the files themselves
     stay atomic (``AtomicCheckpointIO``). ``monitor="auto"`` is resolved with
     :func:`resolve_monitor` before construction (genlab-train does so from the model's
