@@ -18,6 +18,9 @@ from omegaconf import OmegaConf
 from genlab.train import train
 
 FAST = ["metrics=none", "logger=csv", "test=false"]
+# last.ckpt written to disk at every epoch end (the default writes at most every 60 s and keeps
+# the states in between in memory; tests/test_checkpoint_cadence.py covers that cadence)
+EVERY_EPOCH = ["callbacks.model_checkpoint.write_every_s=0"]
 GAN = [
     "model=dcgan",
     "data.binarize=none",
@@ -69,7 +72,7 @@ class LastCkptProbe:
     ids=["vae-auto-lr0", "vae-monitored", "vae-unmonitored", "gan", "gan-monitored"],
 )
 def test_last_ckpt_holds_every_finished_epoch(tiny_cfg, case):
-    cfg = tiny_cfg(*FAST, "trainer.max_epochs=3", *case)
+    cfg = tiny_cfg(*FAST, *EVERY_EPOCH, "trainer.max_epochs=3", *case)
     ckpt_dir = Path(cfg.paths.output_dir) / "checkpoints"
     OmegaConf.update(
         cfg,

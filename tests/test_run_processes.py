@@ -134,6 +134,7 @@ def test_sigkill_mid_epoch_then_resume_loses_at_most_that_epoch(tmp_path):
     """limit_train_batches=3: 3 optimizer steps per epoch. Killed in epoch 2 (0-based), the
     run resumes from the end of epoch 1 and the same W&B run (id given) goes on."""
     args = [*FAST, "logger=many", "logger.wandb.id=killtest", "trainer.max_epochs=4"]
+    args.append("callbacks.model_checkpoint.write_every_s=0")  # write last.ckpt every epoch
     kill = [f"+callbacks.kill._target_={__name__}.KillAt", "+callbacks.kill.epoch=2"]
     code, out = finish(
         launch([*args, *kill, "+callbacks.kill.batch=1", "paths.run_name=a"], tmp_path)
