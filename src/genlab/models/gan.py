@@ -83,6 +83,7 @@ class GAN(GenerativeModel, pl.LightningModule):
     """
 
     data_binarize = "none"  # GANs learn grey values; genlab-train serves them unbinarized
+    optimizer_names = ("g", "d")  # configure_optimizers order; logged as lr/g, lr/d
 
     def __init__(
         self,

@@ -22,6 +22,8 @@ def conv_stages(image_size: int, net_name: str) -> int:
 class ConvEncoder(nn.Module):
     """Strided-conv encoder: images (B, C, H, W) -> (mu, logvar), each (B, latent_dim)."""
 
+    supported_image_sizes = tuple(sorted(CONV_STAGES))  #: read by genlab-train (run/checks.py)
+
     def __init__(self, channels: int, image_size: int, latent_dim: int, base_width: int = 32):
         super().__init__()
         stages = conv_stages(image_size, "ConvEncoder")
@@ -43,6 +45,8 @@ class ConvEncoder(nn.Module):
 
 class ConvDecoder(nn.Module):
     """Transposed-conv decoder: latents (B, D) -> likelihood params (B, C * ppc, H, W)."""
+
+    supported_image_sizes = tuple(sorted(CONV_STAGES))  #: read by genlab-train
 
     def __init__(
         self,

@@ -43,6 +43,8 @@ def dcgan_init(module: nn.Module) -> None:
 class DCGANGenerator(nn.Module):
     """z (N, latent_dim) -> images (N, channels, image_size, image_size) in [-1, 1]."""
 
+    supported_image_sizes = SUPPORTED_SIZES  #: read by genlab-train (run/checks.py)
+
     def __init__(
         self,
         latent_dim: int = 100,
@@ -84,6 +86,8 @@ class DCGANDiscriminator(nn.Module):
         spectral_norm: wrap every convolution in spectral normalization (SNGAN's "standard CNN"
             uses spectral_norm=True with norm='none').
     """
+
+    supported_image_sizes = SUPPORTED_SIZES  #: read by genlab-train (run/checks.py)
 
     def __init__(
         self,

@@ -72,6 +72,8 @@ class DBlock(nn.Module):
 class ResNetGenerator(nn.Module):
     """z (N, latent_dim) -> images (N, channels, image_size, image_size) in [-1, 1]."""
 
+    supported_image_sizes = SUPPORTED_SIZES  #: read by genlab-train (run/checks.py)
+
     def __init__(
         self, latent_dim: int = 128, image_size: int = 32, channels: int = 3, width: int = 256
     ) -> None:
@@ -99,6 +101,8 @@ class ResNetGenerator(nn.Module):
 
 class ResNetDiscriminator(nn.Module):
     """Images (N, C, H, W) in [-1, 1] -> logits (N,); spectral norm on every layer by default."""
+
+    supported_image_sizes = SUPPORTED_SIZES  #: read by genlab-train (run/checks.py)
 
     def __init__(
         self, image_size: int = 32, channels: int = 3, width: int = 128, spectral_norm: bool = True
