@@ -139,3 +139,69 @@ def test_loggers_are_named_from_the_job(tmp_path):
         (logger,) = instantiate_loggers(cfg.logger)
     assert logger.name == "iwae-seed1"
     assert OmegaConf.is_missing(cfg.logger.tensorboard, "name") is False
+
+
+def test_an_uninformative_prior_skips_sample_metrics_saying_so_once(tmp_path, caplog):
+    from types import SimpleNamespace
+
+    from genlab.models.vqvae import VQVAE
+    from genlab.run.instantiate import instantiate_metrics
+
+    cfg = compose_config(["model=vqvae"], tmp_path)
+    data = SimpleNamespace(data_shape=(1, 28, 28), name="digits")
+    assert VQVAE.prior_informative is False  # declared in the contract
+    model = SimpleNamespace(prior_informative=VQVAE.prior_informative)
+    with caplog.at_level(logging.INFO, logger="genlab.run.instantiate"):
+        assert instantiate_metrics(cfg.metrics, data, model) == []
+    assert len([r for r in caplog.records if "uninformative prior" in r.getMessage()]) == 1
+    informative = SimpleNamespace(prior_informative=True)
+    (callback,) = instantiate_metrics(cfg.metrics, data, informative)
+    assert callback.test_reference_split == "test"  # test scores on held-out images
+
+
+def test_inapplicable_callbacks_are_left_out_with_one_line(tmp_path, caplog):
+    import hydra
+
+    from genlab.run.instantiate import instantiate_callbacks
+
+    cfg = compose_config(["logger=csv"], tmp_path)
+    model = hydra.utils.instantiate(cfg.model)
+    data = hydra.utils.instantiate(cfg.data)
+    with caplog.at_level(logging.INFO, logger="genlab.run.instantiate"):
+        callbacks = instantiate_callbacks(cfg.callbacks, ("val/elbo", "max"), model, data)
+    keys = {c.config_key for c in callbacks}
+    assert "toy2d" not in keys and "codebook_usage" not in keys
+    assert {"sample_grid", "reconstructions", "traversals", "lr_monitor"} <= keys
+    (line,) = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert "toy2d (Toy2DModes)" in line and "codebook_usage (CodebookUsage)" in line
+
+
+def test_progress_bar_drops_v_num_and_shows_gan_losses():
+    from types import SimpleNamespace
+
+    import torch
+
+    from genlab.callbacks.console import QuietProgressBar
+
+    trainer = SimpleNamespace(
+        loggers=[SimpleNamespace(version="16q_")],
+        progress_bar_metrics={"train/loss_step": 1.0},
+        callback_metrics={"train/d_loss": torch.tensor(0.5), "train/g_loss": torch.tensor(2.0)},
+    )
+    items = QuietProgressBar().get_metrics(trainer, None)
+    assert items == {"train/loss_step": 1.0, "d_loss": "0.5", "g_loss": "2"}
+
+
+def test_console_test_table_hides_a_degenerate_kid_std(capsys):
+    from types import SimpleNamespace
+
+    from genlab.callbacks.console import hidden_on_console, print_test_table
+
+    callback = SimpleNamespace(
+        metric_kwargs={"kid_subset_size": 1000}, protocol={"num_real": 250}, num_fake=1000
+    )
+    hidden = hidden_on_console([callback])
+    print_test_table({"test/fid": 12.5, "test/kid_std": 1e-5, "val/fid": 3.0}, hidden)
+    out = capsys.readouterr().out
+    assert "test/fid" in out and "12.5" in out and "val/fid" not in out
+    assert "│ test/kid_std" not in out and "test/kid_std is not shown" in out
