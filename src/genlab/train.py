@@ -11,6 +11,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from genlab.run.validate import validate_train_config
+from genlab.utils import help as cli_help
 from genlab.utils import run_dir
 from genlab.utils.config_dir import CONFIG_DIR
 from genlab.utils.console import print_config_tree, quiet_console
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # torch and Lightning load inside train(), after the config i
 log = logging.getLogger(__name__)
 
 run_dir.register_resolver()  # ${genlab_unique_dir:...} in conf/hydra/default.yaml
+cli_help.register_resolver()  # ${genlab_config_groups:...} in genlab-train --help
 quiet_console()  # no library tips or deprecation warnings a user cannot act on
 
 FAILED_FILE = "FAILED"  # written into a run folder whose job raised (genlab-report lists it)
