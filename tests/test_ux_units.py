@@ -205,3 +205,13 @@ def test_console_test_table_hides_a_degenerate_kid_std(capsys):
     out = capsys.readouterr().out
     assert "test/fid" in out and "12.5" in out and "val/fid" not in out
     assert "│ test/kid_std" not in out and "test/kid_std is not shown" in out
+
+
+@pytest.mark.slow  # a fresh interpreter importing Lightning: ~15 s on the shared machine
+def test_finishing_wandb_does_not_import_it_when_no_run_used_it():
+    code = (
+        "import sys; from genlab.utils.wandb_utils import finish_wandb; finish_wandb();"
+        "print('wandb' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr[-2000:]
