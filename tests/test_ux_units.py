@@ -113,17 +113,18 @@ def test_sngan_with_an_explicit_unsupported_size_refuses_naming_the_sizes(tmp_pa
 
 
 @pytest.mark.slow  # a fresh interpreter: ~4 s idle, 11 s on the shared machine
-def test_image_size_adaptation_imports_no_lightning(tmp_path):
+def test_image_size_adaptation_imports_neither_torch_nor_lightning(tmp_path):
     code = (
         "import sys; from helpers.config import compose_config; from pathlib import Path;"
+        "HEAVY = {'torch', 'pytorch_lightning', 'lightning_fabric', 'torchvision'};"
         "from genlab.run.checks import adapt_image_size;"
         f"cfg = compose_config(['model=sngan'], Path({str(tmp_path)!r})); adapt_image_size(cfg);"
         "assert cfg.data.image_size == 32;"
-        "print(sorted(m for m in sys.modules if m.startswith(('pytorch_lightning', 'lightning'))))"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in HEAVY))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "[]"  # refusal or adaptation happens before Lightning loads
+    assert out.stdout.strip() == "[]"  # refused or adapted before torch loads
 
 
 def test_a_failed_job_marks_its_folder(tmp_path):
@@ -215,3 +216,12 @@ def test_finishing_wandb_does_not_import_it_when_no_run_used_it():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr[-2000:]
+
+
+def test_the_torch_free_size_table_matches_the_net_classes():
+    import hydra
+
+    from genlab.nets.sizes import SUPPORTED_IMAGE_SIZES
+
+    for target, sizes in SUPPORTED_IMAGE_SIZES.items():
+        assert hydra.utils.get_class(target).supported_image_sizes == sizes, target

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from genlab.nets.sizes import CONV_SIZES
+
 # image_size -> number of stride-2 stages down to a 4x4 (or 7x7 for 28) feature map
 CONV_STAGES = {16: 2, 28: 2, 32: 3, 64: 4}
 
@@ -22,7 +24,7 @@ def conv_stages(image_size: int, net_name: str) -> int:
 class ConvEncoder(nn.Module):
     """Strided-conv encoder: images (B, C, H, W) -> (mu, logvar), each (B, latent_dim)."""
 
-    supported_image_sizes = tuple(sorted(CONV_STAGES))  #: read by genlab-train (run/checks.py)
+    supported_image_sizes = CONV_SIZES  #: read by genlab-train (run/checks.py)
 
     def __init__(self, channels: int, image_size: int, latent_dim: int, base_width: int = 32):
         super().__init__()
@@ -46,7 +48,7 @@ class ConvEncoder(nn.Module):
 class ConvDecoder(nn.Module):
     """Transposed-conv decoder: latents (B, D) -> likelihood params (B, C * ppc, H, W)."""
 
-    supported_image_sizes = tuple(sorted(CONV_STAGES))  #: read by genlab-train
+    supported_image_sizes = CONV_SIZES  #: read by genlab-train
 
     def __init__(
         self,

@@ -11,9 +11,10 @@ import math
 
 from torch import Tensor, nn
 
+from genlab.nets.sizes import DCGAN_SIZES
 from genlab.nets.spectral import add_spectral_norm, norm_layer
 
-SUPPORTED_SIZES = (16, 28, 32, 64)
+SUPPORTED_SIZES = DCGAN_SIZES  # (16, 28, 32, 64), genlab.nets.sizes
 
 
 def _plan(image_size: int) -> tuple[int, int]:

@@ -12,9 +12,10 @@ import math
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genlab.nets.sizes import RESNET_SIZES
 from genlab.nets.spectral import add_spectral_norm
 
-SUPPORTED_SIZES = (16, 32, 64)
+SUPPORTED_SIZES = RESNET_SIZES  # (16, 32, 64), genlab.nets.sizes
 
 
 def _check_size(image_size: int) -> None:

@@ -9,7 +9,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from genlab.contract import GenerativeModel, require_generative
+from genlab.nets.sizes import SUPPORTED_IMAGE_SIZES
 
 if TYPE_CHECKING:  # annotations only: adapt_data_to_model runs before Lightning is imported
     import pytorch_lightning as pl
@@ -24,6 +24,8 @@ def check_model_data(model: pl.LightningModule, datamodule: pl.LightningDataModu
     Both sides declare their shape: ``model.data_shape`` (the contract, from the nets) and
     ``datamodule.data_shape`` ((C, H, W) for images, (2,) for 2D toy data).
     """
+    from genlab.contract import require_generative  # torch: after adapt_image_size
+
     model = require_generative(model, "genlab-train")
     expected, given = model.data_shape, datamodule.data_shape
     data_classes = int(getattr(datamodule, "num_classes", 0) or 0)
@@ -61,6 +63,8 @@ def adapt_data_to_model(cfg: DictConfig) -> None:
     ``data.image_size`` is adapted the same way to the nets' ``supported_image_sizes``
     (:func:`adapt_image_size`).
     """
+    from genlab.contract import GenerativeModel
+
     adapt_image_size(cfg)
     if "binarize" not in cfg.get("data", {}) or "_target_" not in cfg.get("model", {}):
         return
@@ -78,15 +82,21 @@ def adapt_data_to_model(cfg: DictConfig) -> None:
         cfg.data.binarize = need
 
 
-def _net_classes(node: object) -> list[type]:
-    """Classes of the nets under ``node`` (the model config): ``_target_`` nodes that take an
-    ``image_size``, depth first; only their modules are imported (not the model's)."""
-    found: list[type] = []
+def _declared_sizes(node: object) -> list[tuple[int, ...]]:
+    """The ``supported_image_sizes`` of the nets under ``node`` (the model config): each
+    ``_target_`` node that takes an ``image_size``, depth first. genlab's nets are looked up in
+    ``genlab.nets.sizes`` (no import); other classes are imported for their attribute."""
+    found: list[tuple[int, ...]] = []
     if isinstance(node, DictConfig):
         if "_target_" in node and "image_size" in node:
-            found.append(hydra.utils.get_class(node._target_))
+            target = node._target_
+            sizes = SUPPORTED_IMAGE_SIZES.get(target)
+            if sizes is None:
+                sizes = getattr(hydra.utils.get_class(target), "supported_image_sizes", None)
+            if sizes:
+                found.append(tuple(sizes))
         for key in node:
-            found += _net_classes(node._get_node(key))
+            found += _declared_sizes(node._get_node(key))
     return found
 
 
@@ -98,16 +108,14 @@ def adapt_image_size(cfg: DictConfig) -> None:
     not among them and the command line did not set it, it becomes the smallest supported
     size >= it (else the largest), logged once (``model=sngan`` on the 28-pixel default data
     trains at 32); when the command line set it, a ValueError names the sizes, before any
-    data or net is built (only the nets' modules are imported, ~1-2 s).
+    data or net is built, and before torch is imported (genlab's nets: ``genlab.nets.sizes``).
     """
     data, model = cfg.get("data"), cfg.get("model")
     if not isinstance(data, DictConfig) or "image_size" not in data or model is None:
         return
     sizes: set[int] | None = None
-    for cls in _net_classes(model):
-        declared = getattr(cls, "supported_image_sizes", None)
-        if declared:
-            sizes = set(declared) if sizes is None else sizes & set(declared)
+    for declared in _declared_sizes(model):
+        sizes = set(declared) if sizes is None else sizes & set(declared)
     size = data.image_size
     if sizes is None or size in sizes:
         return
