@@ -12,6 +12,7 @@ import pytest
 
 from genlab.eval import evaluate
 from genlab.train import train
+from genlab.utils.wandb_utils import stage_protocol
 from helpers.config import compose_config
 from helpers.wandb_offline import read_offline_run
 
@@ -64,7 +65,7 @@ def test_family_trains_logs_and_evaluates(tmp_path, model, extra):
     if model == "dcgan_cond":  # the regularizers' terms are logged; conditional metrics computed
         assert any("train/d_lecam" in row for row in logged.history)
         assert 0.0 <= metrics["test/class_acc"] <= 1.0
-        cond = logged.summary["metrics_protocol_test"]["conditional"]
+        cond = stage_protocol(logged.config["metrics_protocol"], "test")["conditional"]
         assert len(cond["class_acc_per_class"]) == 10 and cond["classifier"] == "digits_classifier"
     if model == "acgan":
         assert any("train/d_acgan" in row and "train/g_acgan" in row for row in logged.history)

@@ -18,6 +18,7 @@ from genlab.metrics.extractors import (
 )
 from genlab.metrics.sampling import shard
 from genlab.metrics.weights import ENV_VAR
+from genlab.utils.wandb_utils import stage_protocol
 from helpers.inception import save_random_inception_weights
 from helpers.metrics_fakes import TinyGenerator, TinyImageData
 
@@ -72,8 +73,9 @@ def test_wandb_summary_and_config_hold_best_fid_and_protocol(tmp_path):
     )
     run = logger.experiment
     assert run.summary["val/fid_best"] == pytest.approx(callback.best_fid)
-    protocol = run.config["metrics_protocol"]
-    assert run.summary["metrics_protocol"]["weights_hash"] == protocol["weights_hash"]
+    nested = run.config["metrics_protocol"]
+    assert "metrics_protocol" not in run.summary.keys()  # noqa: SIM118 (Summary has no __contains__)
+    protocol = stage_protocol(nested, "val")
     expected = {
         "extractor": "digits_classifier", "num_real": 32, "num_fake": 24,
         "reference_split": "train", "seed": 11, "dataset": "tiny",
@@ -82,7 +84,8 @@ def test_wandb_summary_and_config_hold_best_fid_and_protocol(tmp_path):
     assert {k: protocol[k] for k in expected} == expected
     assert "bilinear" in protocol["resize_mode"] and protocol["kid_subset_size"] == 24
     assert set(protocol["versions"]) == {"torch", "torch_fidelity", "torchmetrics", "genlab"}
-    assert "metrics_protocol_test" not in run.config  # written by trainer.test only
+    assert set(nested["by_stage"]) == {"val"}  # test's protocol is added by trainer.test only
+    assert not any(key.startswith("metrics_protocol_") for key in run.config)
     run.finish()
 
 

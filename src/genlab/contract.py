@@ -32,11 +32,19 @@ class GenerativeModel(ABC):
         data_binarize: the ``data.binarize`` the model needs (``"none"``: grey values, as GANs
             and Gaussian likelihoods want); None = whatever the data config says.
         can_encode: True when ``encode``/``reconstruct`` are implemented (autoencoders).
+        prior_informative: False when ``sample_noise`` draws from a prior that was not fitted to
+            the data (VQ-VAE's uniform prior over codes): its samples say nothing about the
+            model, so genlab-train skips the sample-quality metrics (FID/IS/KID/PR), saying so.
     """
 
     checkpoint_monitor: tuple[str, str] | None = None
     data_binarize: str | None = None
     can_encode: bool = False
+    prior_informative: bool = True
+    #: names of ``configure_optimizers``' optimizers, in order (logged as ``lr/<name>``)
+    optimizer_names: tuple[str, ...] = ()
+    #: vector-quantized models: a codebook whose usage the codebook callback plots
+    has_codebook: bool = False
     #: number of classes the model is conditioned on; 0 = unconditional. Set in __init__.
     num_classes: int = 0
     #: discrete-latent models: code histogram (K,) of the last validation epoch; else None

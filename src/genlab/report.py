@@ -5,8 +5,9 @@
 Reads every run folder below ``runs`` (``.hydra/resolved_config.yaml`` and ``metrics.json``),
 groups the runs of a sweep by its swept keys other than ``seed`` (recorded in the sweep's
 ``sweep.yaml``), or else by every config key that varies except seeds and per-run paths/ids
-(or by ``group_by``), and writes ``report.md`` and ``report.csv`` beside them. Unfinished or
-corrupt runs and NaN values are listed, never silently averaged.
+(or by ``group_by``), and writes ``report.md`` and ``report.csv`` beside them (an earlier
+report is kept, renamed by its time). Unfinished or corrupt runs and NaN values are listed,
+never silently averaged; an ``n/a`` cell says why (not logged, or NaN).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import fnmatch
 import json
 import logging
 import math
+import time
 from pathlib import Path
 
 import hydra
@@ -51,6 +53,9 @@ def _read_run(run_dir: Path) -> tuple[dict | None, str | None]:
     """Return (row, None) for a finished run, or (None, why it cannot be used)."""
     config_file = run_dir / ".hydra" / RESOLVED_CONFIG
     metrics_file = run_dir / "metrics.json"
+    failed = run_dir / "FAILED"  # written by genlab-train when the job raised
+    if failed.is_file():
+        return None, f"{run_dir}: failed ({failed.read_text().strip()[:200]})"
     if not config_file.is_file():
         return None, f"{run_dir}: unfinished (no .hydra/{RESOLVED_CONFIG})"
     if not metrics_file.is_file():
@@ -74,6 +79,7 @@ def scan_runs(root: Path) -> tuple[pd.DataFrame, list[str]]:
     dirs = {p.parent.parent for p in root.rglob(f".hydra/{RESOLVED_CONFIG}")}
     dirs |= {p.parent for p in root.rglob("metrics.json")}
     dirs |= {p.parent.parent for p in root.rglob(".hydra/overrides.yaml")}
+    dirs |= {p.parent for p in root.rglob("FAILED")}
     rows, problems = [], []
     for run_dir in sorted(dirs):
         row, problem = _read_run(run_dir)
@@ -155,10 +161,14 @@ def metric_stats(values: pd.Series) -> tuple[float, float, int, int]:
     return mean, std, len(finite), len(numbers) - len(finite)
 
 
-def format_cell(mean: float, std: float, n: int, bad: int) -> str:
-    """Return ``mean ± std``, with ``(n=2 of 3: 1 NaN or missing)`` when values were dropped."""
+def format_cell(mean: float, std: float, n: int, bad: int, logged: int | None = None) -> str:
+    """Return ``mean ± std``, with ``(n=2 of 3: 1 NaN or missing)`` when values were dropped;
+    ``n/a (...)`` with the reason when no value is finite: ``logged`` (how many runs wrote
+    the metric at all; None = unknown) tells "not logged" from "NaN/inf"."""
     if n == 0:
-        return "n/a"
+        if logged == 0:
+            return "n/a (not logged by these runs)"
+        return f"n/a ({bad} of {bad} NaN/inf or missing)"
     cell = f"{mean:.2f} ± {std:.2f}"
     return cell + (f" (n={n} of {n + bad}: {bad} NaN or missing)" if bad else "")
 
@@ -181,10 +191,9 @@ def summarize(
             {k[4:]: v for k, v in r.items() if k.startswith("cfg.")} for _, r in group.iterrows()
         ]
         for metric in metrics:
-            stats = metric_stats(
-                group[metric] if metric in group else pd.Series([None] * len(group))
-            )
-            row[metric] = format_cell(*stats)
+            values = group[metric] if metric in group else pd.Series([None] * len(group))
+            stats = metric_stats(values)
+            row[metric] = format_cell(*stats, logged=int(values.notna().sum()))
             ref = find_reference(refs, str(label), metric)
             if ref is not None:
                 reason = comparability(ref, configs)
@@ -202,6 +211,21 @@ def to_markdown(table: pd.DataFrame) -> str:
         return table.to_string(index=False)
 
 
+def keep_earlier(path: Path) -> Path | None:
+    """Rename an existing ``path`` to ``<stem>.<its mtime, UTC %Y%m%d-%H%M%S>[_N]<suffix>``
+    so a new report never silently replaces an earlier one; return the new name (or None)."""
+    if not path.exists():
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(path.stat().st_mtime))
+    target = path.with_name(f"{path.stem}.{stamp}{path.suffix}")
+    n = 0
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.stem}.{stamp}_{n}{path.suffix}")
+    path.rename(target)
+    return target
+
+
 def report(cfg: DictConfig) -> pd.DataFrame:
     """Build the table for ``cfg.runs``; write report.md and report.csv; return the table."""
     root = Path(to_absolute_path(cfg.runs))
@@ -210,10 +234,22 @@ def report(cfg: DictConfig) -> pd.DataFrame:
     refs = load_references(cfg.get("references"), files)
     table = summarize(runs, list(cfg.columns), list(cfg.get("group_by") or []), refs)
     markdown = to_markdown(table)
+    missing = [m for m in cfg.columns if m not in runs]
+    if missing:
+        logged = sorted(k for k in runs.columns if "/" in k and not k.startswith("cfg."))
+        markdown += (
+            f"\n\nn/a (not logged by these runs): {', '.join(missing)} is in no run's "
+            f"metrics.json (e.g. val/fid needs metrics=default and a validation epoch that "
+            f"evaluated, every metrics.every_n_epochs). Logged: {', '.join(logged)}."
+        )
     if problems:
         markdown += "\n\nNot averaged:\n" + "\n".join(f"- {p}" for p in problems)
         for problem in problems:
             log.warning(f"not averaged: {problem}")
+    for name in ("report.md", "report.csv"):
+        kept = keep_earlier(root / name)
+        if kept is not None:
+            log.info(f"an earlier {name} exists: kept as {kept.name}")
     (root / "report.md").write_text(markdown + "\n")
     table.to_csv(root / "report.csv", index=False)
     print(markdown)

@@ -57,6 +57,7 @@ class OfflineRun:
     run_id: str = ""
     group: str = ""
     tags: list[str] = field(default_factory=list)
+    name: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
@@ -107,6 +108,7 @@ def _parse(records: list[bytes]) -> OfflineRun:
         kind = rec.WhichOneof("record_type")
         if kind == "run":
             run.run_id, run.group, run.tags = rec.run.run_id, rec.run.run_group, list(rec.run.tags)
+            run.name = rec.run.display_name
             for item in rec.run.config.update:
                 run.config[item.key] = json.loads(item.value_json)
         elif kind == "config":

@@ -49,6 +49,11 @@ class CodebookUsage(pl.Callback):
             )
         self.every_n_epochs, self.output_dir = every_n_epochs, output_dir
 
+    @staticmethod
+    def applies(model: object, datamodule: object) -> bool:
+        """True for models with a codebook (``has_codebook``, e.g. VQ-VAE)."""
+        return bool(getattr(model, "has_codebook", False))
+
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Runs after the model's epoch-end hook has set ``code_counts`` for this epoch."""
         counts = require_generative(pl_module, "CodebookUsage").code_counts

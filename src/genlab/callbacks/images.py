@@ -1,7 +1,7 @@
 """Images people look at: prior samples on fixed noise, reconstructions, latent interpolations.
 
 Each callback saves a PNG grid under ``<output_dir>/images/<name>/`` and logs it to every
-W&B logger of the trainer. They use a model only through the declared contract
+W&B and TensorBoard logger of the trainer. They use a model only through the declared contract
 (``genlab.contract.GenerativeModel``): ``sample_noise``/``generate`` for every model,
 ``encode``/``reconstruct`` when ``can_encode``, ``generate_raw`` when ``has_ema``, and labels
 when the model is ``conditional`` (then a sample grid has one row per class). Latents may be
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
 from torchvision.utils import make_grid, save_image
 
 from genlab.contract import GenerativeModel, require_generative
@@ -39,10 +39,21 @@ def save_and_log_grid(
 
 
 def log_image_file(trainer: pl.Trainer, key: str, path: str | Path, step: int) -> None:
-    """Log a saved image file under ``key`` to every W&B logger of the trainer (x = ``step``)."""
+    """Log a saved image file under ``key`` to every W&B logger (x = ``step``) and as an image
+    summary to every TensorBoard logger of the trainer (rank 0)."""
     for logger in trainer.loggers:
         if isinstance(logger, WandbLogger):
             logger.log_image(key=key, images=[str(path)], step=step)
+        elif isinstance(logger, TensorBoardLogger) and trainer.is_global_zero:
+            image = _read_png(path)  # (C, H, W) uint8
+            logger.experiment.add_image(key, image, global_step=step, dataformats="CHW")
+
+
+def _read_png(path: str | Path) -> torch.Tensor:
+    """Return the image file at ``path`` as a uint8 tensor (C, H, W), C = 1, 3 or 4."""
+    from torchvision.io import read_image
+
+    return read_image(str(path))
 
 
 def interpolate(start: torch.Tensor, end: torch.Tensor, steps: int) -> torch.Tensor:
@@ -63,6 +74,10 @@ class _EveryNEpochs(pl.Callback):
         self.output_dir = output_dir
         self.last_images: torch.Tensor | None = None
         self.last_labels: torch.Tensor | None = None
+
+    def applies(self, model: object, datamodule: object) -> bool:
+        """True for image models (genlab-train leaves image callbacks out for 2D toys)."""
+        return require_generative(model, type(self).__name__).is_image_model
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """Fail before training when the model does not implement the contract."""
@@ -124,6 +139,11 @@ class Reconstructions(_EveryNEpochs):
     def __init__(self, num_images: int = 32, **kwargs) -> None:
         super().__init__(**kwargs)
         self.num_images = num_images
+
+    def applies(self, model: object, datamodule: object) -> bool:
+        """True for image models that can encode (not GANs)."""
+        model = require_generative(model, "Reconstructions")
+        return model.is_image_model and model.can_encode
 
     def make_images(self, trainer: pl.Trainer, model: GenerativeModel) -> None:
         if not model.can_encode:

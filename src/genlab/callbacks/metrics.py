@@ -34,6 +34,7 @@ from genlab.metrics.registry import (
 )
 from genlab.metrics.sampling import add_generated, add_reference
 from genlab.utils.ranges import Num, RangeError, check_ranges
+from genlab.utils.wandb_utils import merge_protocol
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,8 @@ class SampleQualityCallback(pl.Callback):
 
     Logs ``{val,test}/fid``, ``/is_mean``, ``/is_std``, ``/kid_mean``, ``/kid_std``,
     ``/precision``, ``/recall``; keeps the best validation FID (``val/fid_best``, also in the W&B
-    summary) and writes the protocol under ``metrics_protocol`` (``metrics_protocol_test`` at
-    test) in the W&B config and summary.
+    summary) and writes the protocol as one nested ``metrics_protocol`` entry of the W&B config
+    (``genlab.utils.wandb_utils.merge_protocol``).
     After an evaluation, ``last_results`` and ``protocol`` hold the values and the protocol.
 
     Args:
@@ -288,16 +289,15 @@ class SampleQualityCallback(pl.Callback):
         return self.last_results
 
     def _write_wandb(self, trainer: pl.Trainer, stage: str) -> None:
-        """Rank 0: protocol into the W&B config and summary (``metrics_protocol`` for val,
-        ``metrics_protocol_test`` for test), best FID into the summary."""
+        """Rank 0: protocol into the W&B config as ONE nested ``metrics_protocol`` entry (what
+        val and test share once, what differs under ``by_stage``), best FID into the summary."""
         if not trainer.is_global_zero:
             return
-        key = "metrics_protocol" if stage == "val" else f"metrics_protocol_{stage}"
         for logger in trainer.loggers:
             if not isinstance(logger, WandbLogger):
                 continue
             run = logger.experiment
-            run.config.update({key: self.protocol}, allow_val_change=True)
-            run.summary[key] = self.protocol
+            nested = merge_protocol(run.config.get("metrics_protocol"), stage, self.protocol)
+            run.config.update({"metrics_protocol": nested}, allow_val_change=True)
             if math.isfinite(self.best_fid):
                 run.summary["val/fid_best"] = self.best_fid

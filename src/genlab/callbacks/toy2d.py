@@ -62,6 +62,11 @@ class Toy2DModes(pl.Callback):
         self._last_step = -1
         self.enabled = True
 
+    @staticmethod
+    def applies(model: object, datamodule: object) -> bool:
+        """True on 2D toy data with known modes (genlab-train leaves the callback out else)."""
+        return isinstance(datamodule, Toy2DDataModule)
+
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """Switch off (with one log line) unless the data is a 2D toy with known modes, so the
         callback can sit in the default callbacks next to the image callbacks."""

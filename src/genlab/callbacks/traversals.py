@@ -69,6 +69,12 @@ class LatentTraversals(pl.Callback):
         self.max_dims, self.output_dir = max_dims, output_dir
         self.batch_size = 64  # validation images for the fallback variance score
 
+    @staticmethod
+    def applies(model: object, datamodule: object) -> bool:
+        """True for image models that encode to flat latents (D,) (VAEs; not VQ-VAE, GANs)."""
+        model = require_generative(model, "LatentTraversals")
+        return model.can_encode and len(tuple(model.latent_shape)) == 1 and model.is_image_model
+
     def _due(self, trainer: pl.Trainer) -> bool:
         last = trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
         return last or (trainer.current_epoch + 1) % self.every_n_epochs == 0

@@ -126,3 +126,51 @@ def apply_sweep_identity(wandb_node: DictConfig) -> DictConfig:
     tags += [tag for tag in identity.tags if tag not in tags]
     group = wandb_node.get("group") or identity.group
     return OmegaConf.merge(wandb_node, {"group": group, "tags": tags})
+
+
+# groups and keys that say where/how a run logs, not what it is: left out of run names
+NAME_SKIP = ("hydra", "paths", "logger", "callbacks", "tags", "task_name", "ckpt_path", "local")
+MAX_NAME_CHARS = 128  # W&B shows ~128 characters of a run name
+
+
+def name_from_overrides(overrides: list[str], groups: dict[str, Any], default: str) -> str:
+    """Return a run name from the chosen options, e.g. ``iwae-seed1``.
+
+    ``overrides``: the job's command-line overrides (a multirun job's own values);
+    ``groups``: Hydra's config-group choices (``runtime.choices``); ``default``: the name
+    when nothing identifies the run. The base is the ``experiment`` choice when one is set,
+    else the ``model`` choice; then each override in order: a group choice by its value
+    (``debug=fast`` -> ``fast``), any other key by its last part and value (``seed=1`` ->
+    ``seed1``, ``model.optimizer.lr=3e-4`` -> ``lr3e-4``); logging/paths keys are left out.
+    """
+    base = groups.get("experiment") or groups.get("model")
+    parts = [str(base)] if base else []
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        key = override.get_key_element().lstrip("+~")
+        if key.split(".")[0].split("/")[0] in NAME_SKIP or key in ("experiment", "model"):
+            continue
+        value = _format_value(override.get_value_element_as_str())
+        part = value if key in groups else f"{key.split('.')[-1]}{value}"
+        parts.append(part.replace("/", "_").replace(" ", ""))
+    name = "-".join(dict.fromkeys(p for p in parts if p))
+    return name[:MAX_NAME_CHARS] or default
+
+
+def run_name(default: str = "run") -> str:
+    """Return this Hydra job's run name (:func:`name_from_overrides`); ``default`` outside
+    Hydra's runtime."""
+    if not HydraConfig.initialized():
+        return default
+    hydra_cfg = HydraConfig.get()
+    groups = {k: v for k, v in hydra_cfg.runtime.choices.items() if not k.startswith("hydra")}
+    return name_from_overrides(list(hydra_cfg.overrides.task), groups, default)
+
+
+def hydra_choices() -> dict[str, str]:
+    """Return the job's config-group choices (``{"model": "iwae", "data": "digits", ...}``,
+    Hydra's own groups left out, unset groups as ``"null"``); {} outside Hydra's runtime.
+    Logged as ``choices.<group>`` config keys, so trackers can group runs by them."""
+    if not HydraConfig.initialized():
+        return {}
+    choices = HydraConfig.get().runtime.choices
+    return {k: str(v) for k, v in choices.items() if not k.startswith("hydra")}

@@ -74,6 +74,7 @@ class GAN(GANNets, GenerativeModel, pl.LightningModule):
         "ema_start_step": Num(integer=True, low=0),
         "seed": Num(integer=True, optional=True),
     }
+    optimizer_names = ("g", "d")  # configure_optimizers order; logged as lr/g, lr/d
 
     def __init__(
         self,

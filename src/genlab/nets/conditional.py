@@ -16,6 +16,7 @@ from torch import nn
 
 from genlab.nets.conv import ConvDecoder, ConvEncoder
 from genlab.nets.mlp import mlp
+from genlab.nets.sizes import CONV_SIZES
 
 
 def one_hot(
@@ -100,6 +101,8 @@ class ConditionalMLPDecoder(nn.Module):
 class ConditionalConvEncoder(nn.Module):
     """ConvEncoder whose linear head also sees the one-hot label: q(z | x, y)."""
 
+    supported_image_sizes = CONV_SIZES  #: read by genlab-train (run/checks.py)
+
     def __init__(
         self,
         channels: int,
@@ -125,6 +128,8 @@ class ConditionalConvEncoder(nn.Module):
 
 class ConditionalConvDecoder(nn.Module):
     """ConvDecoder fed with [z, one_hot(y)]: p(x | z, y)."""
+
+    supported_image_sizes = CONV_SIZES  #: read by genlab-train (run/checks.py)
 
     def __init__(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from genlab.nets.sizes import CONV_SIZES
 from genlab.utils.ranges import Num, check_ranges
 
 # image_size -> number of stride-2 stages down to a 4x4 (or 7x7 for 28) feature map
@@ -30,6 +31,7 @@ class ConvEncoder(nn.Module):
         "latent_dim": Num(integer=True, low=1),
         "base_width": Num(integer=True, low=1),
     }
+    supported_image_sizes = CONV_SIZES  #: read by genlab-train (run/checks.py)
 
     def __init__(self, channels: int, image_size: int, latent_dim: int, base_width: int = 32):
         check_ranges(
@@ -66,6 +68,7 @@ class ConvDecoder(nn.Module):
         "image_size": Num(integer=True, low=1),
         "base_width": Num(integer=True, low=1),
     }
+    supported_image_sizes = CONV_SIZES  #: read by genlab-train
 
     def __init__(
         self,

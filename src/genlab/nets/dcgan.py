@@ -16,10 +16,11 @@ from torch import Tensor, nn
 
 from genlab.nets.attention import SelfAttention, check_attention_res
 from genlab.nets.pack import PACK_RANGE, pack_input
+from genlab.nets.sizes import DCGAN_SIZES
 from genlab.nets.spectral import add_spectral_norm, norm_layer
 from genlab.utils.ranges import Num, check_ranges
 
-SUPPORTED_SIZES = (16, 28, 32, 64)
+SUPPORTED_SIZES = DCGAN_SIZES  # (16, 28, 32, 64), genlab.nets.sizes
 
 
 def _plan(image_size: int) -> tuple[int, int]:
@@ -60,6 +61,8 @@ class DCGANGenerator(nn.Module):
         "channels": Num(integer=True, low=1),
         "base_channels": Num(integer=True, low=1),
     }
+
+    supported_image_sizes = SUPPORTED_SIZES  #: read by genlab-train (run/checks.py)
 
     def __init__(
         self,
@@ -130,6 +133,7 @@ class DCGANDiscriminator(nn.Module):
         "base_channels": Num(integer=True, low=1),
         "pack": PACK_RANGE,
     }
+    supported_image_sizes = SUPPORTED_SIZES  #: read by genlab-train (run/checks.py)
 
     def __init__(
         self,

@@ -17,10 +17,11 @@ from torch import Tensor, nn
 
 from genlab.nets.attention import SelfAttention, check_attention_res
 from genlab.nets.pack import PACK_RANGE, pack_input
+from genlab.nets.sizes import RESNET_SIZES
 from genlab.nets.spectral import add_spectral_norm
 from genlab.utils.ranges import check_ranges
 
-SUPPORTED_SIZES = (16, 32, 64)
+SUPPORTED_SIZES = RESNET_SIZES  # (16, 32, 64), genlab.nets.sizes
 
 
 def _check_size(image_size: int) -> None:
@@ -92,6 +93,8 @@ class ResNetGenerator(nn.Module):
             (None = off). spectral_norm: spectral norm on every layer (SAGAN).
     """
 
+    supported_image_sizes = SUPPORTED_SIZES  #: read by genlab-train (run/checks.py)
+
     def __init__(
         self,
         latent_dim: int = 128,
@@ -138,6 +141,8 @@ class ResNetDiscriminator(nn.Module):
     """
 
     RANGES = {"pack": PACK_RANGE}
+
+    supported_image_sizes = SUPPORTED_SIZES  #: read by genlab-train (run/checks.py)
 
     def __init__(
         self,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import hydra
-import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from genlab.contract import GenerativeModel, require_generative
+from genlab.nets.sizes import SUPPORTED_IMAGE_SIZES
+
+if TYPE_CHECKING:  # annotations only: adapt_data_to_model runs before Lightning is imported
+    import pytorch_lightning as pl
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +24,8 @@ def check_model_data(model: pl.LightningModule, datamodule: pl.LightningDataModu
     Both sides declare their shape: ``model.data_shape`` (the contract, from the nets) and
     ``datamodule.data_shape`` ((C, H, W) for images, (2,) for 2D toy data).
     """
+    from genlab.contract import require_generative  # torch: after adapt_image_size
+
     model = require_generative(model, "genlab-train")
     expected, given = model.data_shape, datamodule.data_shape
     data_classes = int(getattr(datamodule, "num_classes", 0) or 0)
@@ -55,7 +60,12 @@ def adapt_data_to_model(cfg: DictConfig) -> None:
     grey values, and FID compares with grey images). When the config's ``data.binarize`` differs
     only by default, it is switched (and logged), so experiments need not repeat it; when the
     user set it on the command line, a ValueError names the conflict before any compute.
+    ``data.image_size`` is adapted the same way to the nets' ``supported_image_sizes``
+    (:func:`adapt_image_size`).
     """
+    from genlab.contract import GenerativeModel
+
+    adapt_image_size(cfg)
     if "binarize" not in cfg.get("data", {}) or "_target_" not in cfg.get("model", {}):
         return
     cls = hydra.utils.get_class(cfg.model._target_)
@@ -70,6 +80,63 @@ def adapt_data_to_model(cfg: DictConfig) -> None:
     log.info(f"data.binarize: {cfg.data.binarize} -> {need} ({cls.__name__} declares it)")
     with open_dict(cfg):
         cfg.data.binarize = need
+
+
+def _declared_sizes(node: object) -> list[tuple[int, ...]]:
+    """The ``supported_image_sizes`` of the nets under ``node`` (the model config): each
+    ``_target_`` node that takes an ``image_size``, depth first. genlab's nets are looked up in
+    ``genlab.nets.sizes`` (no import); other classes are imported for their attribute."""
+    found: list[tuple[int, ...]] = []
+    if isinstance(node, DictConfig):
+        if "_target_" in node and "image_size" in node:
+            target = node._target_
+            sizes = SUPPORTED_IMAGE_SIZES.get(target)
+            if sizes is None:
+                sizes = getattr(hydra.utils.get_class(target), "supported_image_sizes", None)
+            if sizes:
+                found.append(tuple(sizes))
+        for key in node:
+            found += _declared_sizes(node._get_node(key))
+    return found
+
+
+def adapt_image_size(cfg: DictConfig) -> None:
+    """Switch a *defaulted* ``data.image_size`` to one every net of the model supports.
+
+    Nets built for a fixed set of sizes declare it as the class attribute
+    ``supported_image_sizes`` (e.g. SNGAN's ResNets: 16, 32, 64). When ``data.image_size`` is
+    not among them and the command line did not set it, it becomes the smallest supported
+    size >= it (else the largest), logged once (``model=sngan`` on the 28-pixel default data
+    trains at 32); when the command line set it, a ValueError names the sizes, before any
+    data or net is built, and before torch is imported (genlab's nets: ``genlab.nets.sizes``).
+    """
+    data, model = cfg.get("data"), cfg.get("model")
+    if not isinstance(data, DictConfig) or "image_size" not in data or model is None:
+        return
+    sizes: set[int] | None = None
+    for declared in _declared_sizes(model):
+        sizes = set(declared) if sizes is None else sizes & set(declared)
+    size = data.image_size
+    if sizes is None or size in sizes:
+        return
+    if not sizes:
+        raise ValueError("the model's nets share no supported image size; check model.*")
+    ordered = sorted(sizes)
+    if any(o.lstrip("+").startswith("data.image_size=") for o in _task_overrides()):
+        raise ValueError(
+            f"data.image_size={size} is not supported by the model's nets, which take "
+            f"{ordered} pixels; set data.image_size to one of them (or drop the override: "
+            f"genlab-train then picks {_pick(size, ordered)})."
+        )
+    new = _pick(size, ordered)
+    log.info(f"data.image_size: {size} -> {new} (the model's nets support {ordered})")
+    with open_dict(cfg):
+        cfg.data.image_size = new
+
+
+def _pick(size: int, ordered: list[int]) -> int:
+    """The smallest supported size >= ``size``, else the largest."""
+    return next((s for s in ordered if s >= size), ordered[-1])
 
 
 def _task_overrides() -> list[str]:

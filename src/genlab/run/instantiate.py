@@ -12,11 +12,13 @@ from pytorch_lightning import Callback
 from pytorch_lightning.loggers import Logger
 
 from genlab.callbacks.checkpoint import resolve_monitor
-from genlab.launch.sweep import apply_sweep_identity
+from genlab.launch.sweep import apply_sweep_identity, run_name
 from genlab.utils.wandb_utils import (
     announce_offline,
     define_summaries,
+    drop_anonymous_setting,
     fall_back_offline,
+    keep_wandb_files_in,
     resolve_offline,
     skip_offline_artifacts,
 )
@@ -62,18 +64,50 @@ def _nodes(cfg: DictConfig | None, group: str) -> list[DictConfig]:
 
 
 def instantiate_callbacks(
-    cfg: DictConfig | None, monitor: tuple[str, str] | None = None
+    cfg: DictConfig | None,
+    monitor: tuple[str, str] | None = None,
+    model: object | None = None,
+    datamodule: object | None = None,
 ) -> list[Callback]:
     """Return the Lightning callbacks configured under ``callbacks``; ``monitor: auto`` takes
-    the model's ``checkpoint_monitor`` (``monitor``: (metric, mode) or None)."""
-    nodes = [resolve_monitor(node, monitor) for node in _nodes(cfg, "callbacks")]
-    return [hydra.utils.instantiate(node) for node in nodes]
+    the model's ``checkpoint_monitor`` (``monitor``: (metric, mode) or None).
+
+    Given the ``model`` and ``datamodule``, a callback whose ``applies(model, datamodule)``
+    is False (e.g. ``toy2d`` on image data, ``codebook_usage`` without a codebook) is left
+    out, with ONE log line naming them all. Each kept callback carries its config key as
+    ``config_key`` (so the logged config lists only the callbacks that run).
+    """
+    if not cfg:
+        return []
+    callbacks, dropped = [], []
+    for key, node in cfg.items():
+        if not (isinstance(node, DictConfig) and "_target_" in node):
+            continue
+        callback = hydra.utils.instantiate(resolve_monitor(node, monitor))
+        applies = getattr(callback, "applies", None)
+        if model is not None and callable(applies) and not applies(model, datamodule):
+            dropped.append(f"{key} ({type(callback).__name__})")
+            continue
+        callback.config_key = key
+        callbacks.append(callback)
+    if dropped:
+        data = getattr(datamodule, "name", type(datamodule).__name__)
+        log.info(
+            f"callbacks left out (they do not apply to {type(model).__name__} on data={data}): "
+            + ", ".join(dropped)
+        )
+    return callbacks
 
 
 def instantiate_loggers(cfg: DictConfig | None) -> list[Logger]:
-    """Return the loggers configured under ``logger``; W&B goes offline when there is no login."""
+    """Return the loggers configured under ``logger``; W&B goes offline when there is no login.
+
+    W&B and TensorBoard runs with ``name: null`` are named from the chosen options
+    (``genlab.launch.sweep.run_name``: ``model=iwae seed=1`` -> ``iwae-seed1``)."""
     loggers = []
     for node in _nodes(cfg, "logger"):
+        if node._target_.endswith(("WandbLogger", "TensorBoardLogger")) and not node.get("name"):
+            node = OmegaConf.merge(node, {"name": run_name()})  # e.g. iwae-seed1
         if node._target_.endswith("WandbLogger"):
             offline = fall_back_offline(resolve_offline(node.get("offline")))
             node = OmegaConf.merge(node, {"offline": offline})
@@ -84,18 +118,24 @@ def instantiate_loggers(cfg: DictConfig | None) -> list[Logger]:
                 node.offline, node.get("log_model"), f"{node.save_dir}/checkpoints"
             )
             node = OmegaConf.merge(node, {"log_model": log_model})
+            keep_wandb_files_in(node.save_dir)  # staging/cache/artifacts under the run folder
             loggers.append(hydra.utils.instantiate(node))
+            drop_anonymous_setting(loggers[-1])  # before the run starts (experiment below)
             define_summaries(loggers[-1])  # val/fid min, val/elbo max, test/nll_iw min, ...
             continue
         loggers.append(hydra.utils.instantiate(node))
     return loggers
 
 
-def instantiate_metrics(cfg: DictConfig | None, datamodule: object) -> list[Callback]:
+def instantiate_metrics(
+    cfg: DictConfig | None, datamodule: object, model: object | None = None
+) -> list[Callback]:
     """Return the sample-quality callback configured under ``metrics`` (empty when none).
 
     FID/IS/KID/PR compare images; for non-image data (the 2D toys, which report mode
-    coverage instead) the callback is skipped with a log line rather than failing.
+    coverage instead) the callback is skipped with a log line rather than failing. So it is
+    for a ``model`` whose prior is declared uninformative (``prior_informative = False``,
+    VQ-VAE's uniform prior over codes): scores of its samples would measure nothing.
     """
     if not cfg or "_target_" not in cfg:
         return []
@@ -103,5 +143,12 @@ def instantiate_metrics(cfg: DictConfig | None, datamodule: object) -> list[Call
     if len(shape) != 3:
         name = getattr(datamodule, "name", type(datamodule).__name__)
         log.info(f"metrics: FID/IS/KID need images; skipped for data={name} (shape {shape})")
+        return []
+    if model is not None and not getattr(model, "prior_informative", True):
+        log.info(
+            f"metrics: FID/IS/KID/PR skipped: {type(model).__name__} samples from an "
+            "uninformative prior (prior_informative=False), so scores of its samples would "
+            "measure nothing about the model."
+        )
         return []
     return [instantiate_checked(cfg, "metrics")]

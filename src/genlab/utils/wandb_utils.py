@@ -5,6 +5,7 @@ from __future__ import annotations
 import netrc
 import os
 import socket
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -88,12 +89,10 @@ def announce_offline(save_dir: str) -> None:
 
 def finish_wandb(exit_code: int = 0) -> None:
     """Finish the active W&B run, if any (called in a ``finally`` at the end of every job);
-    a non-zero ``exit_code`` marks the run failed."""
-    try:
-        import wandb
-    except ImportError:  # pragma: no cover - wandb is a dependency
-        return
-    if wandb.run is not None:
+    a non-zero ``exit_code`` marks the run failed. A process that never imported wandb has no
+    run to finish, so wandb (~2-4 s to import) is not imported for it."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
         wandb.finish(exit_code=exit_code)
 
 
@@ -133,3 +132,72 @@ def skip_offline_artifacts(offline: bool, log_model: object, checkpoint_dir: str
         )
         return False
     return log_model
+
+
+def _stage_protocols(nested: dict | None) -> dict[str, dict]:
+    """Invert :func:`merge_protocol`: {stage: full protocol} from the nested entry."""
+    if not nested:
+        return {}
+    nested = dict(nested)
+    by_stage = dict(nested.pop("by_stage", None) or {})
+    return {stage: {**nested, **dict(extra)} for stage, extra in by_stage.items()}
+
+
+def merge_protocol(nested: dict | None, stage: str, protocol: dict) -> dict:
+    """Return ONE metrics-protocol entry for the W&B config holding every stage's protocol.
+
+    Keys whose values agree across the stages seen so far sit at the top level once; the
+    stages' differing keys (e.g. ``split``: train at val, test at test) sit under
+    ``by_stage.<stage>``. So W&B shows ~35 protocol columns once instead of once per stage.
+    ``nested``: the entry so far (None at first); ``stage``: ``val`` | ``test``;
+    ``protocol``: that stage's full record (``genlab.metrics.protocol.protocol_record``).
+    """
+    stages = _stage_protocols(nested)
+    stages[stage] = dict(protocol)
+    keys = set().union(*(p.keys() for p in stages.values()))
+    shared = {
+        k: next(iter(stages.values()))[k]
+        for k in sorted(keys)
+        if all(k in p for p in stages.values())
+        and all(p[k] == next(iter(stages.values()))[k] for p in stages.values())
+    }
+    by_stage = {s: {k: v for k, v in p.items() if k not in shared} for s, p in stages.items()}
+    return {**shared, "by_stage": by_stage}
+
+
+def stage_protocol(nested: dict, stage: str) -> dict:
+    """Return one stage's full protocol record from the nested W&B entry (see merge_protocol)."""
+    return _stage_protocols(nested)[stage]
+
+
+# W&B's folders outside the run folder by default ($HOME/.local/share/wandb, ~/.cache/wandb):
+# staged table/media files of offline runs live there, so a copied run folder would lose them
+WANDB_DIR_VARS = {
+    "WANDB_DATA_DIR": "data",  # artifact staging (offline tables wait here for wandb sync)
+    "WANDB_CACHE_DIR": "cache",
+    "WANDB_ARTIFACT_DIR": "artifacts",
+}
+_USER_SET = {name for name in WANDB_DIR_VARS if name in os.environ}  # at import: the user's
+
+
+def keep_wandb_files_in(save_dir: str) -> dict[str, str]:
+    """Point W&B's staging, cache and artifact folders at ``<save_dir>/wandb/<data|cache|
+    artifacts>`` (set before ``wandb.init``), so everything an offline run needs to be
+    ``wandb sync``-ed lies in its run folder; a variable the user set before genlab started
+    is kept. Return the variables set."""
+    set_now = {}
+    for name, sub in WANDB_DIR_VARS.items():
+        if name in _USER_SET:
+            continue
+        folder = Path(save_dir) / "wandb" / sub
+        folder.mkdir(parents=True, exist_ok=True)
+        os.environ[name] = set_now[name] = str(folder)
+    return set_now
+
+
+def drop_anonymous_setting(logger: object) -> None:
+    """Remove the ``anonymous`` key Lightning's WandbLogger always passes to ``wandb.init``
+    (wandb >= 0.19 warns "The anonymous setting has no effect" for it even when None)."""
+    init = getattr(logger, "_wandb_init", None)
+    if isinstance(init, dict) and init.get("anonymous") is None:
+        init.pop("anonymous", None)
