@@ -1,5 +1,5 @@
 """The GAN term seam: declared ranges (module and terms), lazy scaling, the term helpers, the
-migration message for the removed flags, and the worked examples of docs/extending_gan.md
+migration message for the removed flags, and the worked examples of docs/extending.md
 trained through the real CLI from outside src/."""
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def _csv_columns(run: Path) -> dict[str, list[float]]:
 
 @pytest.mark.slow  # a genlab-train subprocess: ~15 s idle, ~55 s on the shared 2-core machine
 def test_worked_examples_outside_src_train_through_the_cli(tmp_path):
-    """docs/extending_gan.md: a lazy D penalty (R2, every 4), a G regularizer (mode seeking) and
+    """docs/extending.md: a lazy D penalty (R2, every 4), a G regularizer (mode seeking) and
     an augmentation (random flip, logging ADA's r_t), each one file in tests/helpers and one
     config in tests/helpers/conf, trained by genlab-train with hydra.searchpath; nothing under
     src/ knows them. 8 D steps: R2 runs on D steps 0 and 4 only (Lightning's CSV repeats a step

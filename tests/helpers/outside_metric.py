@@ -1,4 +1,4 @@
-"""A sample metric defined outside ``src/`` (the worked example of docs/extending_metrics.md).
+"""A sample metric defined outside ``src/`` (the worked example of docs/extending.md).
 
 ``feature_mean_gap``: the squared distance between the mean real and mean generated features,
 ``||mu_real - mu_fake||^2`` (squared feature units): the mean term of the Fréchet distance.
