@@ -65,13 +65,14 @@ class TermLogger:
 
     Training: ``train/<name>_step`` on the steps Lightning writes (``should_log_step``) and
     ``train/<name>_epoch`` (this rank's batch-size weighted mean) at the epoch end; ``loss`` goes
-    to the progress bar. Validation and test: ``<stage>/<name>`` epoch means synced over ranks,
-    logged with one ``log_dict`` call per batch.
+    to the progress bar. Validation and test: terms accumulate on the device per batch and
+    ``<stage>/<name>`` (the means over the epoch and all ranks) are logged once, at epoch end.
     """
 
     def __init__(self, module: pl.LightningModule, prog_bar: str = "elbo") -> None:
         self.module, self.prog_bar = module, prog_bar
         self.train_means = EpochMeans()
+        self.eval_means: dict[str, EpochMeans] = {}
 
     def train_step(self, terms: dict[str, torch.Tensor], batch_size: int) -> None:
         """Accumulate the epoch means; log the step values when Lightning writes them."""
@@ -89,10 +90,24 @@ class TermLogger:
         self.train_means.reset()
 
     def eval_step(self, stage: str, terms: dict[str, torch.Tensor], batch_size: int) -> None:
-        """Log ``<stage>/<name>`` epoch means (synced across ranks) for val and test."""
-        kw = dict(batch_size=batch_size, sync_dist=True, on_step=False, on_epoch=True)
+        """Accumulate ``<stage>`` terms on the device (no ``self.log`` per batch: each costs
+        ~0.7 ms of Lightning bookkeeping per key, more than a small model's whole step)."""
+        self.eval_means.setdefault(stage, EpochMeans()).update(terms, batch_size)
+
+    def eval_epoch_end(self, stage: str) -> None:
+        """Log ``<stage>/<name>``: batch-size weighted means over the epoch and over all DDP
+        ranks (sums and counts gathered, so every rank logs the same global value)."""
+        acc = self.eval_means.pop(stage, None)
+        if acc is None or acc.sums is None:
+            return
+        module = self.module
+        sums = acc.sums
+        count = torch.tensor(float(acc.count), dtype=torch.float64, device=sums.device)
+        if module.trainer.world_size > 1:
+            sums, count = module.all_gather(sums).sum(0), module.all_gather(count).sum()
+        means = (sums / count).float()
+        logged = {f"{stage}/{k}": v for k, v in zip(acc.names, means.unbind(), strict=True)}
         bar = f"{stage}/{self.prog_bar}"
-        logged = {f"{stage}/{k}": v for k, v in terms.items()}
         if stage == "val" and bar in logged:
-            self.module.log(bar, logged.pop(bar), prog_bar=True, **kw)
-        self.module.log_dict(logged, **kw)
+            module.log(bar, logged.pop(bar), prog_bar=True, sync_dist=False)
+        module.log_dict(logged, sync_dist=False)

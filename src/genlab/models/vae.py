@@ -249,8 +249,9 @@ class VAE(GenerativeModel, pl.LightningModule):
             s.pop("kl", None)
 
     def on_validation_epoch_end(self) -> None:
-        """Log active units (Burda et al. 2016) and, when it has a closed form, the KL per
-        latent dimension (nats)."""
+        """Log ``val/<term>``, active units (Burda et al. 2016) and, when it has a closed form,
+        the KL per latent dimension (nats)."""
+        self.terms_log.eval_epoch_end("val")
         if not self._val_stats or self._val_stats["n"] == 0:
             return
         stats = {k: self.all_gather(v) for k, v in self._val_stats.items()}
@@ -275,6 +276,10 @@ class VAE(GenerativeModel, pl.LightningModule):
         bpd = bounds.bits_per_dim(nll.mean(), num_dims, self.likelihood.discrete)
         kw = dict(batch_size=x.shape[0], sync_dist=True, on_epoch=True)
         self.log_dict({"test/nll_iw": nll.mean(), "test/bpd_iw": bpd}, **kw)
+
+    def on_test_epoch_end(self) -> None:
+        """Log ``test/<term>`` (means over the test set and all ranks)."""
+        self.terms_log.eval_epoch_end("test")
 
     def configure_optimizers(self) -> Any:
         """Finish the partial optimizer (and scheduler) configured in Hydra."""

@@ -173,7 +173,8 @@ class VQVAE(GenerativeModel, pl.LightningModule):
         self._eval_step("val", batch)
 
     def on_validation_epoch_end(self) -> None:
-        """Log ``val/perplexity``, ``val/codes_used`` and ``val/code_usage`` (fraction of K)."""
+        """Log ``val/<term>``, ``val/perplexity``, ``val/codes_used`` and ``val/code_usage``."""
+        self.terms_log.eval_epoch_end("val")
         self._log_usage("val")
 
     def on_test_epoch_start(self) -> None:
@@ -184,7 +185,8 @@ class VQVAE(GenerativeModel, pl.LightningModule):
         self._eval_step("test", batch)
 
     def on_test_epoch_end(self) -> None:
-        """Log ``test/perplexity`` and code usage over the test set."""
+        """Log ``test/<term>``, ``test/perplexity`` and code usage over the test set."""
+        self.terms_log.eval_epoch_end("test")
         self._log_usage("test")
 
     def configure_optimizers(self) -> Any:
