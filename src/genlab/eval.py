@@ -15,10 +15,12 @@ from genlab.run.validate import (
     check_writable_dir,
     warn_unknown_appended_keys,
 )
+from genlab.utils import run_dir
 from genlab.utils.config_dir import CONFIG_DIR
 from genlab.utils.run_files import RESOLVED_CONFIG
 
 log = logging.getLogger(__name__)
+run_dir.register_resolver()  # ${genlab_unique_dir:...} in conf/hydra/default.yaml
 
 
 def load_checkpoint(path: Path) -> dict:
