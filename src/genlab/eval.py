@@ -17,10 +17,12 @@ from genlab.run.validate import (
 )
 from genlab.utils import run_dir
 from genlab.utils.config_dir import CONFIG_DIR
+from genlab.utils.console import quiet_console
 from genlab.utils.run_files import RESOLVED_CONFIG
 
 log = logging.getLogger(__name__)
 run_dir.register_resolver()  # ${genlab_unique_dir:...} in conf/hydra/default.yaml
+quiet_console()  # no Lightning tips or deprecation warnings a user cannot act on
 
 
 def load_checkpoint(path: Path) -> dict:
