@@ -96,7 +96,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         check_state_dict_matches(ckpt, ckpt_path, model, run_cfg.model)
         model.load_state_dict(ckpt["state_dict"])
         loggers = instantiate_loggers(cfg.get("logger"))
-        callbacks = instantiate_metrics(cfg.get("metrics"), datamodule)
+        callbacks = instantiate_metrics(cfg.get("metrics"), datamodule, model)  # prior check
         trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
         if cfg.split == "test":
             results = trainer.test(model, datamodule=datamodule)
