@@ -8,6 +8,8 @@ above the core count inflates wall time, not CPU time). Writes
 
     python benchmarks/readme_times.py                      # every case, once
     python benchmarks/readme_times.py --cases debug_fast sngan_refusal --repeats 3
+
+Cases not measured in a call keep their earlier entry (with its own ``date_utc``).
 """
 
 from __future__ import annotations
@@ -82,8 +84,13 @@ def main() -> None:
             "runs": runs,
         }
         print(f"{name}: wall {walls} s, cpu {[r['cpu_s'] for r in runs]} s", flush=True)
+    date = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    for value in results.values():
+        value["date_utc"] = date
+    if opts.out.is_file():  # keep the cases not re-measured this time (each has its date)
+        results = {**json.loads(opts.out.read_text()).get("cases", {}), **results}
     record = {
-        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "date_utc": date,
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}",
         "python": platform.python_version(),
         "note": "shared machine: wall time includes waiting for other jobs; cpu_s does not",

@@ -30,6 +30,7 @@ def run_family(tmp_path: Path, model: str, *extra: str) -> tuple[Path, dict]:
             "data=digits",
             "data.image_size=16",
             "debug=fast",
+            "logger=many",  # debug=fast logs to CSV only; these tests read the W&B run
             "trainer=cpu",
             "trainer.limit_train_batches=3",
             "trainer.enable_progress_bar=false",

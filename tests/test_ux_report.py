@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
@@ -61,3 +62,20 @@ def test_train_help_lists_its_groups_without_suite():
         assert f"\n{group}: " in template, group
     assert "debug: fast, overfit, profile" in template
     assert set(config_groups(skip=("suite",))) == set(config_groups()) - {"suite"}
+
+
+@pytest.mark.slow  # a fresh interpreter importing hydra and pandas: ~5 s on the shared machine
+def test_every_cli_registers_the_run_folder_resolver_it_composes_with():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, importlib; from omegaconf import OmegaConf; found = [];"
+        "[(importlib.import_module(m), found.append(OmegaConf.has_resolver('genlab_unique_dir')),"
+        " OmegaConf.clear_resolver('genlab_unique_dir')) for m in sys.argv[1:]]; print(found)"
+    )
+    modules = ["genlab.eval", "genlab.export", "genlab.report"]  # genlab-eval's CLI was broken
+    out = subprocess.run(
+        [sys.executable, "-c", code, *modules], capture_output=True, text=True, timeout=120
+    )
+    assert out.stdout.strip() == "[True, True, True]", out.stderr[-1500:]

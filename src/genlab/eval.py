@@ -15,10 +15,14 @@ from genlab.run.validate import (
     check_writable_dir,
     warn_unknown_appended_keys,
 )
+from genlab.utils import run_dir
 from genlab.utils.config_dir import CONFIG_DIR
+from genlab.utils.console import quiet_console
 from genlab.utils.run_files import RESOLVED_CONFIG
 
 log = logging.getLogger(__name__)
+run_dir.register_resolver()  # ${genlab_unique_dir:...} in conf/hydra/default.yaml
+quiet_console()  # no Lightning tips or deprecation warnings a user cannot act on
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -111,7 +115,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         check_state_dict_matches(ckpt, ckpt_path, model, run_cfg.model)
         model.load_state_dict(ckpt["state_dict"])
         loggers = instantiate_loggers(cfg.get("logger"))
-        callbacks = instantiate_metrics(cfg.get("metrics"), datamodule)
+        callbacks = instantiate_metrics(cfg.get("metrics"), datamodule, model)  # prior check
         trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
         if cfg.split == "test":
             results = trainer.test(model, datamodule=datamodule)

@@ -20,9 +20,11 @@ import hydra
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
+from genlab.utils import run_dir
 from genlab.utils.config_dir import CONFIG_DIR
 
 log = logging.getLogger(__name__)
+run_dir.register_resolver()  # ${genlab_unique_dir:...} in conf/hydra/default.yaml
 FORMATS = ("png", "npz", "both")
 
 

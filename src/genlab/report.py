@@ -27,9 +27,11 @@ from omegaconf import DictConfig, OmegaConf
 from genlab.bench.references import comparability, find_reference, load_references, verdict
 from genlab.launch.sweep import SWEEP_FILE
 from genlab.utils.config_dir import CONFIG_DIR
+from genlab.utils.run_dir import register_resolver as register_run_dir_resolver
 from genlab.utils.run_files import RESOLVED_CONFIG
 
 log = logging.getLogger(__name__)
+register_run_dir_resolver()  # ${genlab_unique_dir:...} in conf/hydra/default.yaml
 
 # config keys that differ between runs of one setting: seeds, per-run folders and run ids
 PER_RUN_KEYS = (

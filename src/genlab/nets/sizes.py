@@ -5,7 +5,7 @@ here; ``SUPPORTED_IMAGE_SIZES`` maps their ``_target_`` paths to the same tuples
 genlab-train can adapt or refuse ``data.image_size`` (``genlab.run.checks.adapt_image_size``)
 in about a second, before torch is imported. A net outside this table is asked for its class
 attribute instead (its module is imported then). ``tests/test_ux_units.py`` checks that the
-table and the classes agree.
+table and the classes agree (None: the class declares no fixed sizes).
 """
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ RESNET_SIZES = (16, 32, 64)  # SNGAN ResNets: 4x4 start, x2 stages (Miyato et al
 DCGAN_SIZES = (16, 28, 32, 64)  # 28 = 7x7 start, the others 4x4
 CONV_SIZES = (16, 28, 32, 64)  # conv VAE nets: stride-2 stages down to 4x4 (7x7 for 28)
 
-SUPPORTED_IMAGE_SIZES: dict[str, tuple[int, ...]] = {
+# None: any size (MLP nets flatten the image); listed so no module is imported to learn that
+SUPPORTED_IMAGE_SIZES: dict[str, tuple[int, ...] | None] = {
+    "genlab.nets.mlp.MLPEncoder": None,
+    "genlab.nets.mlp.MLPDecoder": None,
+    "genlab.nets.conditional.ConditionalMLPEncoder": None,
+    "genlab.nets.conditional.ConditionalMLPDecoder": None,
     "genlab.nets.resnet.ResNetGenerator": RESNET_SIZES,
     "genlab.nets.resnet.ResNetDiscriminator": RESNET_SIZES,
     "genlab.nets.resnet_cond.CondResNetGenerator": RESNET_SIZES,

@@ -90,8 +90,9 @@ def _declared_sizes(node: object) -> list[tuple[int, ...]]:
     if isinstance(node, DictConfig):
         if "_target_" in node and "image_size" in node:
             target = node._target_
-            sizes = SUPPORTED_IMAGE_SIZES.get(target)
-            if sizes is None:
+            if target in SUPPORTED_IMAGE_SIZES:
+                sizes = SUPPORTED_IMAGE_SIZES[target]
+            else:
                 sizes = getattr(hydra.utils.get_class(target), "supported_image_sizes", None)
             if sizes:
                 found.append(tuple(sizes))
