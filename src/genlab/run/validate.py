@@ -197,6 +197,7 @@ def warn_unknown_appended_keys() -> list[str]:
     primary_file = CONFIG_ROOT / f"{hc.job.config_name}.yaml"
     primary = OmegaConf.load(primary_file) if primary_file.is_file() else {}
     known = {k for k in primary if k != "defaults"} | {c.split("/")[0] for c in hc.runtime.choices}
+    known.add("resume_sweep")  # +resume_sweep=<sweep dir> (genlab.launch.resume_sweep)
     warnings = []
     for override in hc.overrides.task:
         if not override.startswith("+"):

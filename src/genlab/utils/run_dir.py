@@ -16,7 +16,9 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 RESOLVER = "genlab_unique_dir"
+SWEEP_RESOLVER = "genlab_sweep_dir"
 MAX_TRIES = 10_000
+SWEEP_MARKERS = ("multirun.yaml", "sweep.yaml")  # what Hydra / genlab write into a sweep folder
 
 
 def claim_unique_dir(path: str) -> str:
@@ -33,7 +35,27 @@ def claim_unique_dir(path: str) -> str:
     raise FileExistsError(f"no free run folder after {MAX_TRIES} tries: {base}_*")
 
 
+def sweep_dir(resume: str | None, path: str) -> str:
+    """Return the multirun folder: ``resume`` (``+resume_sweep=<dir>``, an existing sweep
+    folder, made absolute against the launch folder) when set, else a new unique folder claimed
+    from ``path`` (:func:`claim_unique_dir`). Raise FileNotFoundError when ``resume`` is not a
+    sweep folder (it holds neither ``multirun.yaml`` nor ``sweep.yaml``)."""
+    if not resume:
+        return claim_unique_dir(path)
+    folder = Path(resume).expanduser().absolute()
+    if not any((folder / marker).is_file() for marker in SWEEP_MARKERS):
+        raise FileNotFoundError(
+            f"resume_sweep={resume}: {folder} is not a sweep folder (no multirun.yaml or "
+            "sweep.yaml in it). Pass the folder a multirun wrote, e.g. "
+            "+resume_sweep=outputs/train/multiruns/<name>."
+        )
+    return str(folder)
+
+
 def register_resolver() -> None:
-    """Register ``${genlab_unique_dir:<path>}`` once per process (before Hydra composes)."""
+    """Register ``${genlab_unique_dir:<path>}`` and ``${genlab_sweep_dir:<resume>,<path>}``
+    once per process (before Hydra composes)."""
     if not OmegaConf.has_resolver(RESOLVER):
         OmegaConf.register_new_resolver(RESOLVER, claim_unique_dir, use_cache=True)
+    if not OmegaConf.has_resolver(SWEEP_RESOLVER):
+        OmegaConf.register_new_resolver(SWEEP_RESOLVER, sweep_dir, use_cache=True)
