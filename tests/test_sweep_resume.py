@@ -160,11 +160,12 @@ def test_killed_sweep_resumes_to_four_finished_jobs(tmp_path, launcher):
         module="genlab.report",
     )
     assert code == 0, out[-3000:]
-    table = (sweep / "report.csv").read_text().splitlines()
-    assert len(table) == 1 + 2, table  # header + 2 rows (vae, beta_vae)
-    assert all(",2," in row or row.endswith(",2") for row in table[1:]) or "n=2" in "".join(
-        table
-    ), table
+    import pandas as pd
+
+    table = pd.read_csv(sweep / "report.csv")
+    assert len(table) == 2 and table["seeds"].tolist() == [2, 2], table  # 2 rows x 2 seeds
+    assert table["model.objective.beta"].tolist() == [1.0, 4.0]
+    assert all("±" in cell for cell in table["val/elbo"]), table
 
 
 def test_resumed_job_with_other_overrides_is_refused(tmp_path, monkeypatch):

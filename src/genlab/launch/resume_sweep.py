@@ -191,9 +191,10 @@ def job_ended(error: BaseException | None = None) -> None:
 
 
 def sweep_status(sweep_dir: str | Path) -> dict[int, str]:
-    """Return each job's last recorded event (``started``, ``finished``, ``failed``, ...) in a
-    sweep folder, by job number."""
+    """Return each job's state in a sweep folder, by job number: its last recorded event
+    (``started``, ``resumed``, ``restarted``, ``finished``, ``failed``); a job skipped because
+    it had finished counts as ``finished``."""
     status: dict[int, str] = {}
     for event in read_events(sweep_dir):
-        status[int(event["job"])] = event["event"]
+        status[int(event["job"])] = "finished" if event["event"] == "skipped" else event["event"]
     return status
