@@ -21,9 +21,24 @@ MAX_TRIES = 10_000
 SWEEP_MARKERS = ("multirun.yaml", "sweep.yaml")  # what Hydra / genlab write into a sweep folder
 
 
-def claim_unique_dir(path: str) -> str:
-    """Create ``path`` (or the first free ``path_N``, N = 1, 2, ...) and return its name."""
-    base = Path(path)
+def check_run_name(name: str) -> str:
+    """Return ``name`` (``paths.run_name``) when it names a folder below the runs folder; raise
+    ValueError for an empty or absolute name or one with a ``..`` part (it would write outside
+    ``outputs/``, e.g. ``../../../escaped``)."""
+    text = str(name)
+    if not text.strip() or Path(text).is_absolute() or ".." in Path(text).parts:
+        raise ValueError(
+            f"paths.run_name={text!r}: a run name must be a folder name below the runs folder "
+            "(no '..', not absolute, not empty), e.g. paths.run_name=iwae_seed1. To write "
+            "elsewhere, set paths.log_dir=<folder>."
+        )
+    return text
+
+
+def claim_unique_dir(path: str, name: str | None = None) -> str:
+    """Create ``path`` (or ``path/name`` when ``name``, a checked run name, is given), or the
+    first free ``<that>_N``, N = 1, 2, ..., and return its name."""
+    base = Path(path) if name is None else Path(path) / check_run_name(name)
     base.parent.mkdir(parents=True, exist_ok=True)
     for n in range(MAX_TRIES):
         candidate = base if n == 0 else base.with_name(f"{base.name}_{n}")
@@ -35,13 +50,13 @@ def claim_unique_dir(path: str) -> str:
     raise FileExistsError(f"no free run folder after {MAX_TRIES} tries: {base}_*")
 
 
-def sweep_dir(resume: str | None, path: str) -> str:
+def sweep_dir(resume: str | None, path: str, name: str | None = None) -> str:
     """Return the multirun folder: ``resume`` (``+resume_sweep=<dir>``, an existing sweep
     folder, made absolute against the launch folder) when set, else a new unique folder claimed
     from ``path`` (:func:`claim_unique_dir`). Raise FileNotFoundError when ``resume`` is not a
     sweep folder (it holds neither ``multirun.yaml`` nor ``sweep.yaml``)."""
     if not resume:
-        return claim_unique_dir(path)
+        return claim_unique_dir(path, name)
     folder = Path(resume).expanduser().absolute()
     if not any((folder / marker).is_file() for marker in SWEEP_MARKERS):
         raise FileNotFoundError(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
