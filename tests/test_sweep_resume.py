@@ -192,3 +192,46 @@ def test_resumed_job_with_other_overrides_is_refused(tmp_path, monkeypatch):
     with pytest.raises(resume_sweep.SweepMismatchError, match=r"\['seed=1'\].*\['seed=2'\]"):
         resume_sweep.prepare_job(cfg)
     assert json.loads(json.dumps(OmegaConf.to_container(OmegaConf.load(job / "sweep_job.yaml"))))
+
+
+@pytest.mark.slow  # 3 tiny Optuna trials + 2 resumed, two processes: ~1-2 min here
+def test_killed_optuna_study_resumes_from_its_storage(tmp_path):
+    """n_trials=3; trial 1 is SIGKILLed in epoch 1 (it stays RUNNING in the SQLite storage
+    under the sweep folder). The resumed sweep re-runs trial 1 in folder 1 from its last.ckpt,
+    runs trial 2, and does not re-run trial 0: 3 complete trials in the study."""
+    optuna = pytest.importorskip("optuna")
+    args = [
+        "hparams_search=vae_optuna",
+        "hydra.sweeper.n_trials=3",
+        *TINY,
+        "metrics=none",
+        "test=false",
+        "logger=csv",
+        "paths.run_name=study",
+        "callbacks.model_checkpoint.write_every_s=0",
+        f"+callbacks.kill._target_={__name__}.KillJobAt",
+        "+callbacks.kill.epoch=1",
+        "+callbacks.kill.batch=1",
+    ]
+    code, out = launch(args, tmp_path, **{KILL_ENV: "1"})
+    sweep = tmp_path / "outputs" / "train" / "multiruns" / "study"
+    assert code != 0 and (sweep / "optuna.db").is_file(), out[-3000:]
+    storage = f"sqlite:///{sweep / 'optuna.db'}"
+    states = [t.state.name for t in optuna.load_study("vae_optuna", storage).trials]
+    assert states == ["COMPLETE", "RUNNING"]
+    first = (sweep / "0" / "metrics.json").stat().st_mtime_ns
+
+    code, out = launch([*args, f"+resume_sweep={sweep}"], tmp_path)
+    assert code == 0, out[-4000:]
+    trials = optuna.load_study("vae_optuna", storage).trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3
+    assert (sweep / "0" / "metrics.json").stat().st_mtime_ns == first  # not re-run
+    resumed = [e for e in read_events(sweep) if e["event"] == "resumed"]
+    assert [e["job"] for e in resumed] == [1]
+    assert sorted(p.name for p in sweep.iterdir() if p.name.isdigit()) == ["0", "1", "2"]
+    final = torch.load(sweep / "1" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert (final["epoch"], final["global_step"]) == (1, 6)
+    metric = json.loads((sweep / "1" / "metrics.json").read_text())["val/elbo"]
+    assert trials[1].value == pytest.approx(metric)
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert results["best_value"] == pytest.approx(max(t.value for t in trials))
