@@ -226,8 +226,9 @@ def test_killed_optuna_study_resumes_from_its_storage(tmp_path):
     trials = optuna.load_study("vae_optuna", storage).trials
     assert [t.state.name for t in trials] == ["COMPLETE"] * 3
     assert (sweep / "0" / "metrics.json").stat().st_mtime_ns == first  # not re-run
-    resumed = [e for e in read_events(sweep) if e["event"] == "resumed"]
-    assert [e["job"] for e in resumed] == [1]
+    events = read_events(sweep)
+    resumed = [e for e in events if e["event"] == "resumed"]
+    assert [e["job"] for e in resumed] == [1], events
     assert sorted(p.name for p in sweep.iterdir() if p.name.isdigit()) == ["0", "1", "2"]
     final = torch.load(sweep / "1" / "checkpoints" / "last.ckpt", weights_only=True)
     assert (final["epoch"], final["global_step"]) == (1, 6)

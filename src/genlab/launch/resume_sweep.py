@@ -1,7 +1,7 @@
 """Sweeps that survive: re-run a multirun in its own folder and finish only what is missing.
 
-Re-running the same ``genlab-train -m ...`` command with ``+resume_sweep=<sweep dir>`` (or
-``genlab-sweep resume <sweep dir>``, which reads the command back from the folder) puts every
+Re-running the same ``genlab-train -m ...`` command with ``+resume_sweep=<sweep dir>`` (the
+command is in ``<sweep dir>/multirun.yaml``, ``hydra.overrides.task``) puts every
 job into its old folder ``<sweep dir>/<job number>`` (``conf/hydra/default.yaml``), and
 :func:`prepare_job` decides, per job, before anything heavy is imported:
 
@@ -143,8 +143,8 @@ def prepare_job(cfg: DictConfig) -> dict | None:
             raise SweepMismatchError(
                 f"resume_sweep: job {job} ({job_dir}) was started with overrides "
                 f"{record.get('overrides')}, but now gets {overrides}. Re-run the sweep's "
-                "own command (genlab-sweep resume <sweep dir> reads it back), or start a new "
-                "sweep without +resume_sweep."
+                "own command (hydra.overrides.task in <sweep dir>/multirun.yaml), or start a "
+                "new sweep without +resume_sweep."
             )
         metrics = finished_metrics(job_dir, cfg.get("optimized_metric"))
         if metrics is not None:

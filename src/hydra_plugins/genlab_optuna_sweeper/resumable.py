@@ -33,11 +33,15 @@ class ResumableOptunaSweeperImpl(OptunaSweeperImpl):
     def sweep(self, arguments: list[str]) -> None:
         """Re-run the killed trials, then run the missing ones (see the module docstring)."""
         if self.config.get("resume_sweep") and self.storage:
-            self._resume_study()
+            self._resume_study(arguments)
         super().sweep(arguments)
 
-    def _resume_study(self) -> None:
+    def _resume_study(self, arguments: list[str]) -> None:
         import optuna
+        from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
+
+        # this command's fixed overrides (with +resume_sweep), in the order the sweeper uses
+        _, fixed = create_params_from_overrides(list(arguments))
 
         try:
             study = optuna.load_study(study_name=self.study_name, storage=self.storage)
@@ -45,7 +49,7 @@ class ResumableOptunaSweeperImpl(OptunaSweeperImpl):
             return
         running = optuna.trial.TrialState.RUNNING
         for trial in [t for t in study.trials if t.state == running]:
-            params = {**trial.params, **trial.user_attrs}
+            params = {**trial.params, **fixed}
             overrides = tuple(f"{name}={value}" for name, value in params.items())
             log.info(f"resume_sweep: re-running killed trial {trial.number} ({overrides})")
             (ret,) = self.launcher.launch([overrides], initial_job_idx=trial.number)
