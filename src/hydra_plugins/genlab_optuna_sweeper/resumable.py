@@ -49,7 +49,11 @@ class ResumableOptunaSweeperImpl(OptunaSweeperImpl):
             return
         running = optuna.trial.TrialState.RUNNING
         for trial in [t for t in study.trials if t.state == running]:
-            params = {**trial.params, **fixed}
+            # the storage returns params sorted by name; the sweeper wrote them in the order
+            # of hydra.sweeper.params (the job folder's recorded overrides have that order)
+            order = [k for k in (self.params or {}) if k in trial.params]
+            order += [k for k in trial.params if k not in order]
+            params = {**{k: trial.params[k] for k in order}, **fixed}
             overrides = tuple(f"{name}={value}" for name, value in params.items())
             log.info(f"resume_sweep: re-running killed trial {trial.number} ({overrides})")
             (ret,) = self.launcher.launch([overrides], initial_job_idx=trial.number)
