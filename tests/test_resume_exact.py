@@ -33,6 +33,15 @@ CASES = {
         "model.discriminator.base_channels=8",
         "model.ema_decay=0.9",
     ],
+    # LeCam's EMA anchors (buffers) + DiffAugment's draws (seeded from the D-step counter)
+    "gan_lecam_diffaugment": [
+        "model=dcgan",
+        *GAN,
+        "model.generator.base_channels=8",
+        "model.discriminator.base_channels=8",
+        "+model/d_terms=lecam",
+        "model/augment=diffaugment",
+    ],
 }
 ATOL, RTOL = 1e-6, 1e-5
 
@@ -90,7 +99,7 @@ def test_vae_resume_equals_the_uninterrupted_run(tiny_cfg):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", ["vqvae", "dcgan_ema"])
+@pytest.mark.parametrize("case", ["vqvae", "dcgan_ema", "gan_lecam_diffaugment"])
 def test_resume_equals_the_uninterrupted_run(tiny_cfg, case):
     _resume_equals_uninterrupted(tiny_cfg, CASES[case])
 

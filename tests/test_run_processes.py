@@ -51,8 +51,10 @@ def test_run_dir_config_claims_a_new_folder_per_composition(tmp_path):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    from genlab.utils import run_dir
     from genlab.utils.config_dir import CONFIG_DIR
 
+    run_dir.register_resolver()  # what genlab.train does at import
     dirs = []
     for _ in range(2):
         GlobalHydra.instance().clear()

@@ -12,6 +12,7 @@ never silently averaged; an ``n/a`` cell says why (not logged, or NaN).
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import json
 import logging
@@ -228,12 +229,35 @@ def keep_earlier(path: Path) -> Path | None:
     return target
 
 
+METRIC_SPLITS = ("train", "val", "test")  # every metric genlab logs is <split>/<name>
+
+
+def check_columns(columns: list[str], runs: pd.DataFrame) -> None:
+    """Raise ValueError for a column no run logged that is not a metric name
+    (``<train|val|test>/<name>``) or is a near miss of a logged one (``test/nll_iwx`` for
+    ``test/nll_iw``), naming the logged metrics. A real metric these runs did not log (e.g.
+    ``val/fid`` with metrics off) stays a column of ``n/a (not logged ...)`` cells."""
+    logged = sorted(k for k in runs.columns if "/" in k and not k.startswith("cfg."))
+    for column in columns:
+        if column in runs.columns:
+            continue
+        near = difflib.get_close_matches(column, logged, n=1, cutoff=0.9)
+        if column.split("/")[0] in METRIC_SPLITS and "/" in column and not near:
+            continue
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise ValueError(
+            f"columns: {column!r} is not a metric of these runs. {hint}Logged: "
+            f"{', '.join(logged) or 'none'}. Metrics are named <train|val|test>/<name>."
+        )
+
+
 def report(cfg: DictConfig) -> pd.DataFrame:
     """Build the table for ``cfg.runs``; write report.md and report.csv; return the table."""
     root = Path(to_absolute_path(cfg.runs))
     runs, problems = scan_runs(root)
     files = [to_absolute_path(cfg.references_file)] if cfg.get("references_file") else []
     refs = load_references(cfg.get("references"), files)
+    check_columns(list(cfg.columns), runs)
     table = summarize(runs, list(cfg.columns), list(cfg.get("group_by") or []), refs)
     markdown = to_markdown(table)
     missing = [m for m in cfg.columns if m not in runs]

@@ -191,17 +191,28 @@ def main(cfg: DictConfig) -> float | None:
     """Console entry point ``genlab-train``; returns the optimized metric for sweepers.
     A job that raises leaves its folder marked ``FAILED``; a bad config value prints the key
     and its range (exit code 2) instead of a traceback."""
+    from genlab.launch import resume_sweep
     from genlab.run.validate import ConfigValueError
 
     try:
-        return optimized_value(cfg, train(cfg))
+        done = resume_sweep.prepare_job(cfg)  # multirun: skip finished, resume unfinished jobs
+    except resume_sweep.SweepMismatchError as err:  # the folder is left as it was
+        log.error(str(err))
+        raise SystemExit(2) from None
+    try:
+        value = optimized_value(cfg, done if done is not None else train(cfg))
     except ConfigValueError as err:
         mark_failed(cfg.paths.output_dir, err)
+        resume_sweep.job_ended(err)
         log.error(str(err))
         raise SystemExit(2) from None
     except (Exception, KeyboardInterrupt) as error:
         mark_failed(cfg.paths.output_dir, error)
+        resume_sweep.job_ended(error)
         raise
+    if done is None:
+        resume_sweep.job_ended()
+    return value
 
 
 if __name__ == "__main__":

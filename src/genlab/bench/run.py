@@ -82,10 +82,27 @@ def collect(out_dir: Path, suite: dict[str, Any], root_dir: Path) -> dict[str, A
     return {"table": table, "problems": problems, "figures": figures, "runs": runs}
 
 
+def check_collect_folder(out_dir: Path) -> None:
+    """Raise FileNotFoundError for ``collect_only=true`` on a folder that is missing or holds
+    no finished run (no ``metrics.json`` below it): an empty report would look like a result."""
+    if not out_dir.is_dir():
+        raise FileNotFoundError(
+            f"collect_only=true: {out_dir} does not exist. Pass out_dir=<the folder a "
+            "genlab-bench run wrote> (e.g. outputs/bench/cpu/<time>)."
+        )
+    if next(out_dir.rglob("metrics.json"), None) is None:
+        raise FileNotFoundError(
+            f"collect_only=true: {out_dir} holds no finished run (no metrics.json below it); "
+            "nothing to report. Run the suite first (without collect_only), or pass its folder."
+        )
+
+
 def bench(cfg: DictConfig) -> dict[str, Any]:
     """Run (unless ``collect_only``) and report the suite ``cfg.suite`` in ``cfg.out_dir``."""
     suite = OmegaConf.to_container(cfg.suite, resolve=True)
     out_dir = Path(to_absolute_path(cfg.out_dir))
+    if cfg.get("collect_only"):
+        check_collect_folder(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     group = f"bench/{suite['name']}/{out_dir.name}"
     hours = expected_gpu_hours(suite)

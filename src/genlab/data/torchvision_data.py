@@ -86,11 +86,27 @@ class TorchvisionImageDataModule(ImageDataModule):
         except (AssertionError, EOFError, ValueError, pickle.UnpicklingError) as err:
             raise self._corrupt(train, err) from err  # files present but unreadable
         except Exception as err:
+            if self._files_present():  # there but unreadable (truncated idx, bad md5): corrupt
+                raise self._corrupt(train, err) from err
             # torchvision raises RuntimeError for missing/corrupt files; a failed download can
             # raise anything (URLError, HTTPError, tarfile errors), so all of those count.
             if download or isinstance(err, RuntimeError):
                 raise self._not_found(err) from err
             raise
+
+    def _files_present(self) -> bool:
+        """True when every file torchvision expects is in :meth:`folder` (non-empty or not)."""
+        folder = self.folder()
+        return all(os.path.isfile(os.path.join(folder, n)) for n in self.expected_files())
+
+    def _checked_tensors(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_tensors` of one split, refusing files whose image and label counts differ
+        (e.g. 100 images and 60 labels: torchvision would fail later with an IndexError)."""
+        images, labels = self._tensors(self._open(train, download=False))
+        if len(images) != len(labels):
+            cause = ValueError(f"{len(images)} images but {len(labels)} labels")
+            raise self._corrupt(train, cause)
+        return images, labels
 
     def _corrupt(self, train: bool, cause: BaseException) -> DatasetCorruptError:
         """The error for files that exist but cannot be read, naming each file with its size."""
@@ -123,7 +139,7 @@ class TorchvisionImageDataModule(ImageDataModule):
         """Return split -> (uint8 images (N, C, S, S), int64 labels), val carved from train."""
         loaded = {}
         for split, train in (("train", True), ("test", False)):
-            images, labels = self._tensors(self._open(train, download=False))
+            images, labels = self._checked_tensors(train)
             loaded[split] = (resize_uint8(images, self.image_size), labels)
         images, labels = loaded["train"]
         if self.val_size >= len(images):

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 
 from genlab.data.batched import BatchedTensorDataset, keep_batch
 from genlab.data.errors import check_num_classes
+from genlab.utils.ranges import Num, check_ranges
 
 
 def ring_centers(n_modes: int = 8, radius: float = 1.0) -> Tensor:
@@ -48,6 +49,19 @@ def sample_mixture(
 class Toy2DDataModule(pl.LightningDataModule):
     """Yields ``(x, y)``: x (B, 2) float points, y (B,) mode index. Base of ring2d / grid2d."""
 
+    RANGES = {
+        "std": Num(low=0, low_open=True),  # a NaN/inf/0 std gave a non-finite loss later
+        "num_train": Num(integer=True, low=1),
+        "num_val": Num(integer=True, low=1),
+        "batch_size": Num(integer=True, low=1),
+        "seed": Num(integer=True),
+        "num_workers": Num(integer=True, low=0),
+        "n_modes": Num(integer=True, low=1),
+        "radius": Num(low=0, low_open=True),
+        "side": Num(integer=True, low=1),
+        "spacing": Num(low=0, low_open=True),
+    }
+
     def __init__(
         self,
         centers: Tensor,
@@ -60,10 +74,10 @@ class Toy2DDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         num_classes: int | None = None,
     ) -> None:
+        check_ranges(self, std=std, num_train=num_train, num_val=num_val)
+        check_ranges(self, batch_size=batch_size, seed=seed, num_workers=num_workers)
         super().__init__()
         check_num_classes(num_classes, len(centers), name)
-        if std <= 0:
-            raise ValueError(f"data.std must be > 0, got {std}.")
         self.centers, self.std, self._name = centers, float(std), name
         self.num_train, self.num_val = num_train, num_val
         self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
@@ -136,6 +150,7 @@ class Ring2DDataModule(Toy2DDataModule):
     """8 Gaussians on a circle (PacGAN / VEEGAN ring: radius 1, std 0.01)."""
 
     def __init__(self, n_modes: int = 8, radius: float = 1.0, std: float = 0.01, **kwargs) -> None:
+        check_ranges(self, n_modes=n_modes, radius=radius)
         super().__init__(ring_centers(n_modes, radius), std, name="ring2d", **kwargs)
 
 
@@ -143,4 +158,5 @@ class Grid2DDataModule(Toy2DDataModule):
     """25 Gaussians on a 5x5 grid (PacGAN / VEEGAN grid: spacing 2, std 0.05)."""
 
     def __init__(self, side: int = 5, spacing: float = 2.0, std: float = 0.05, **kwargs) -> None:
+        check_ranges(self, side=side, spacing=spacing)
         super().__init__(grid_centers(side, spacing), std, name="grid2d", **kwargs)

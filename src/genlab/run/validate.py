@@ -57,6 +57,40 @@ def validate_train_config(cfg: DictConfig) -> None:
     _check_number(cfg, "seed", integer=True)
     if cfg.get("ckpt_path"):
         check_file_exists(cfg.ckpt_path, "ckpt_path", "<run>/checkpoints/last.ckpt")
+    check_wandb_mode(cfg)
+    if cfg.get("train", True):
+        check_checkpoint_dir(cfg)
+
+
+WANDB_MODES = ("online", "offline", "disabled", "dryrun", "run", "shared")  # what wandb accepts
+
+
+def check_wandb_mode(cfg: DictConfig) -> None:
+    """Raise ConfigValueError when a W&B logger is configured and ``$WANDB_MODE`` is set to a
+    value W&B does not know (W&B would ignore ``WANDB_MODE=foo`` silently)."""
+    import os
+
+    mode = os.environ.get("WANDB_MODE")
+    logger = cfg.get("logger")
+    if mode is None or not isinstance(logger, DictConfig) or "wandb" not in logger:
+        return
+    if mode.strip().lower() not in WANDB_MODES:
+        raise ConfigValueError(
+            f"WANDB_MODE={mode!r} is not a W&B mode; use one of {', '.join(WANDB_MODES[:3])} "
+            "(e.g. WANDB_MODE=offline), unset it, or log without W&B (logger=csv)."
+        )
+
+
+def check_checkpoint_dir(cfg: DictConfig) -> None:
+    """Raise PermissionError naming ``callbacks.model_checkpoint.dirpath`` before training when
+    no file can be created there (a read-only folder would fail only after the first epoch)."""
+    key = "callbacks.model_checkpoint.dirpath"
+    try:
+        dirpath = OmegaConf.select(cfg, key, default=None)
+    except (InterpolationKeyError, InterpolationResolutionError, ValueError):
+        return  # outside Hydra's runtime (${hydra:...} unresolvable): nothing to check yet
+    if dirpath:
+        check_writable_dir(Path(str(dirpath)), key)
 
 
 def check_removed_gan_flags(model: DictConfig | None) -> None:
@@ -197,6 +231,7 @@ def warn_unknown_appended_keys() -> list[str]:
     primary_file = CONFIG_ROOT / f"{hc.job.config_name}.yaml"
     primary = OmegaConf.load(primary_file) if primary_file.is_file() else {}
     known = {k for k in primary if k != "defaults"} | {c.split("/")[0] for c in hc.runtime.choices}
+    known.add("resume_sweep")  # +resume_sweep=<sweep dir> (genlab.launch.resume_sweep)
     warnings = []
     for override in hc.overrides.task:
         if not override.startswith("+"):

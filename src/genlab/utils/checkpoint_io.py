@@ -32,11 +32,26 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(err, RuntimeError) and _is_write_failure(err):
+            raise OSError(
+                f"could not write checkpoint {path}: the write stopped part-way "
+                f"({str(err).splitlines()[0][:160]}). The disk is full, or a file-size or quota "
+                "limit was hit (ulimit -f); the previous checkpoint there is unchanged. Free "
+                "space or raise the limit, or set callbacks.model_checkpoint.dirpath=<another "
+                "folder>."
+            ) from err
         raise
     _fsync_dir(path.parent)
+
+
+def _is_write_failure(err: RuntimeError) -> bool:
+    """True for torch's zip-writer failures (``[enforce fail at inline_container.cc:...]``,
+    ``PytorchStreamWriter failed writing file``): the OS refused the bytes."""
+    text = str(err)
+    return "inline_container" in text or "PytorchStreamWriter" in text
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -66,6 +81,8 @@ def load_checkpoint_file(
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=weights_only)
     except pickle.UnpicklingError as err:
+        if not _looks_like_torch_file(path):
+            raise _not_a_checkpoint(path, err) from err
         if "weights_only" in str(err) or "Weights only" in str(err):
             raise RuntimeError(
                 f"checkpoint {path} holds objects other than tensors and plain values, and "
@@ -78,6 +95,23 @@ def load_checkpoint_file(
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise RuntimeError(f"{path} is not a Lightning checkpoint (no 'state_dict' key)")
     return ckpt
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """True when ``path`` starts like a file of ``torch.save``: a zip archive (the format since
+    torch 1.6) or a pickle of protocol 2 or more (the legacy format)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    return head.startswith(b"PK\x03\x04") or (len(head) >= 2 and head[0] == 0x80 and head[1] >= 2)
+
+
+def _not_a_checkpoint(path: Path, err: BaseException) -> RuntimeError:
+    size = path.stat().st_size
+    return RuntimeError(
+        f"{path} ({size} bytes) is not a checkpoint: it is neither a torch zip archive nor a "
+        f"pickle ({type(err).__name__}). Pass a .ckpt file written by genlab-train, e.g. "
+        "<run>/checkpoints/last.ckpt."
+    )
 
 
 def _unreadable(path: Path, err: BaseException) -> RuntimeError:

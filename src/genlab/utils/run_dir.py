@@ -16,12 +16,29 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 RESOLVER = "genlab_unique_dir"
+SWEEP_RESOLVER = "genlab_sweep_dir"
 MAX_TRIES = 10_000
+SWEEP_MARKERS = ("multirun.yaml", "sweep.yaml")  # what Hydra / genlab write into a sweep folder
 
 
-def claim_unique_dir(path: str) -> str:
-    """Create ``path`` (or the first free ``path_N``, N = 1, 2, ...) and return its name."""
-    base = Path(path)
+def check_run_name(name: str) -> str:
+    """Return ``name`` (``paths.run_name``) when it names a folder below the runs folder; raise
+    ValueError for an empty or absolute name or one with a ``..`` part (it would write outside
+    ``outputs/``, e.g. ``../../../escaped``)."""
+    text = str(name)
+    if not text.strip() or Path(text).is_absolute() or ".." in Path(text).parts:
+        raise ValueError(
+            f"paths.run_name={text!r}: a run name must be a folder name below the runs folder "
+            "(no '..', not absolute, not empty), e.g. paths.run_name=iwae_seed1. To write "
+            "elsewhere, set paths.log_dir=<folder>."
+        )
+    return text
+
+
+def claim_unique_dir(path: str, name: str | None = None) -> str:
+    """Create ``path`` (or ``path/name`` when ``name``, a checked run name, is given), or the
+    first free ``<that>_N``, N = 1, 2, ..., and return its name."""
+    base = Path(path) if name is None else Path(path) / check_run_name(name)
     base.parent.mkdir(parents=True, exist_ok=True)
     for n in range(MAX_TRIES):
         candidate = base if n == 0 else base.with_name(f"{base.name}_{n}")
@@ -33,7 +50,27 @@ def claim_unique_dir(path: str) -> str:
     raise FileExistsError(f"no free run folder after {MAX_TRIES} tries: {base}_*")
 
 
+def sweep_dir(resume: str | None, path: str, name: str | None = None) -> str:
+    """Return the multirun folder: ``resume`` (``+resume_sweep=<dir>``, an existing sweep
+    folder, made absolute against the launch folder) when set, else a new unique folder claimed
+    from ``path`` (:func:`claim_unique_dir`). Raise FileNotFoundError when ``resume`` is not a
+    sweep folder (it holds neither ``multirun.yaml`` nor ``sweep.yaml``)."""
+    if not resume:
+        return claim_unique_dir(path, name)
+    folder = Path(resume).expanduser().absolute()
+    if not any((folder / marker).is_file() for marker in SWEEP_MARKERS):
+        raise FileNotFoundError(
+            f"resume_sweep={resume}: {folder} is not a sweep folder (no multirun.yaml or "
+            "sweep.yaml in it). Pass the folder a multirun wrote, e.g. "
+            "+resume_sweep=outputs/train/multiruns/<name>."
+        )
+    return str(folder)
+
+
 def register_resolver() -> None:
-    """Register ``${genlab_unique_dir:<path>}`` once per process (before Hydra composes)."""
+    """Register ``${genlab_unique_dir:<path>}`` and ``${genlab_sweep_dir:<resume>,<path>}``
+    once per process (before Hydra composes)."""
     if not OmegaConf.has_resolver(RESOLVER):
         OmegaConf.register_new_resolver(RESOLVER, claim_unique_dir, use_cache=True)
+    if not OmegaConf.has_resolver(SWEEP_RESOLVER):
+        OmegaConf.register_new_resolver(SWEEP_RESOLVER, sweep_dir, use_cache=True)

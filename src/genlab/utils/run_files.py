@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -48,5 +49,7 @@ def write_json(data: Mapping[str, Any], path: str | Path) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(clean(dict(data)), indent=2, sort_keys=True))
+    tmp = path.with_name(f".{path.name}.tmp")  # a kill leaves the old file or the new one
+    tmp.write_text(json.dumps(clean(dict(data)), indent=2, sort_keys=True))
+    os.replace(tmp, path)
     return path
