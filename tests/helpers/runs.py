@@ -20,6 +20,7 @@ def _metrics_off() -> list[str]:
 # one epoch of 5 train / 2 val batches, no images, no test: the cheapest real run
 TINY_RUN = [
     "debug=fast",
+    "logger=many",  # debug=fast logs to CSV only; these runs check the W&B runs too
     "trainer.max_epochs=1",
     "trainer.enable_progress_bar=false",
     "test=false",
