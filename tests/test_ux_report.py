@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from genlab.report import report
 from genlab.utils.config_dir import CONFIG_DIR
-from genlab.utils.help import config_groups, register_resolver
+from genlab.run.help import config_groups, register_resolver
 
 
 def fake_run(folder: Path, seed: int, metrics: dict) -> None:

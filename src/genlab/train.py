@@ -11,7 +11,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from genlab.run.validate import validate_train_config
-from genlab.utils import help as cli_help
+from genlab.run import help as cli_help
 from genlab.utils import run_dir
 from genlab.utils.config_dir import CONFIG_DIR
 from genlab.utils.console import print_config_tree, quiet_console
