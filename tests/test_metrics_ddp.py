@@ -33,7 +33,7 @@ def image_sets() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 REAL_LABELS, FAKE_LABELS = torch.arange(NUM_REAL) % 10, (torch.arange(NUM_FAKE) * 7) % 10
-METRICS = ("fid", "is", "kid", "pr", "class_acc", "fid_class_mean")
+METRICS = ("fid", "is", "kid", "pr", "prdc", "class_acc", "fid_class_mean")
 
 
 def scores(real, fake, real_labels=REAL_LABELS, fake_labels=FAKE_LABELS) -> dict[str, float]:
