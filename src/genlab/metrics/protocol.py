@@ -56,7 +56,8 @@ def protocol_record(
         "feature_layers": extractor.feature_layers,
         "weights_path": extractor.weights_path,
         "weights_hash": extractor.weights_hash,
-        "resize_mode": extractor.resize_mode,
+        "resize_mode": extractor.resize_mode,  # metrics.resize (null: the extractor's default)
+        "input_size": extractor.input_size,
         "uint8_conversion": UINT8_CONVERSION,
         "dataset": dataset,
         "reference_split": reference_split,
