@@ -44,7 +44,7 @@ def test_dgm_eval_equals_torchvision_pil_bicubic(channels):
 
 def test_legacy_tf_equals_torch_fidelity_resize():
     x = images()
-    want = interpolate_bilinear_2d_like_tensorflow1x(x.float(), size=(299, 299), align_corners=False)
+    want = interpolate_bilinear_2d_like_tensorflow1x(x.float(), (299, 299), align_corners=False)
     assert torch.equal(resize_images(x, 299, "legacy_tf"), want)
 
 

@@ -37,7 +37,10 @@ def save_tiny_dino(path: Path, seed: int = 0) -> Path:
     """Write a random TinyDinoExtractor state dict (timm layout) to ``path``."""
     torch.manual_seed(seed)
     net = timm.create_model(
-        TinyDinoExtractor.timm_name, pretrained=False, img_size=224, num_classes=0,
+        TinyDinoExtractor.timm_name,
+        pretrained=False,
+        img_size=224,
+        num_classes=0,
         **TinyDinoExtractor.model_kwargs,
     )
     torch.save(net.state_dict(), path)

@@ -190,7 +190,10 @@ class DigitsClassifierExtractor(FeatureExtractor):
     input_size = 28
 
     def __init__(
-        self, weights_path: str | os.PathLike = DIGITS_WEIGHTS, resize: str | None = None, **_: object
+        self,
+        weights_path: str | os.PathLike = DIGITS_WEIGHTS,
+        resize: str | None = None,
+        **_: object,
     ) -> None:
         super().__init__()
         self._set_resize(resize)

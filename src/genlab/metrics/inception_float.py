@@ -35,7 +35,9 @@ _LAYERS = (
 )
 
 
-def inception_float_forward(net: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def inception_float_forward(
+    net: torch.nn.Module, x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (pool3 features (N, 2048), unbiased logits (N, 1008)), float32, for float images
     x (N, 3, 299, 299) with values in [0, 255]."""
     if tuple(x.shape[1:]) != (3, 299, 299):

@@ -96,7 +96,8 @@ def _fid_inf(suite, state: dict) -> dict:
     fid = suite.fid
     mu, sigma = F.statistics_from_sums(fid.real_sum, fid.real_outer, fid.real_count)
     points, fraction = _settings(suite)
-    value, sizes, values = fid_infinity(state["fake_features"], mu, sigma, points, fraction, suite.seed)
+    fake = state["fake_features"]
+    value, sizes, values = fid_infinity(fake, mu, sigma, points, fraction, suite.seed)
     return {"fid_inf": value, "fid_inf_sizes": sizes.tolist(), "fid_inf_values": values.tolist()}
 
 

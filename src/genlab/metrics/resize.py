@@ -30,7 +30,8 @@ RESIZE_MODES = ("legacy_tf", "clean", "dgm_eval")
 def check_resize_mode(mode: str) -> str:
     """Return ``mode`` after checking it is one of ``RESIZE_MODES`` (else ``ValueError``)."""
     if mode not in RESIZE_MODES:
-        raise ValueError(f"metrics.resize={mode!r} is not known; allowed: {', '.join(RESIZE_MODES)}")
+        allowed = ", ".join(RESIZE_MODES)
+        raise ValueError(f"metrics.resize={mode!r} is not known; allowed: {allowed}")
     return mode
 
 
@@ -55,7 +56,8 @@ def resize_images(images: torch.Tensor, size: int, mode: str) -> torch.Tensor:
     """
     check_resize_mode(mode)
     if images.dtype != torch.uint8 or images.dim() != 4:
-        raise ValueError(f"resize_images takes uint8 (N, C, H, W), got {images.dtype} {images.shape}")
+        got = f"{images.dtype} {tuple(images.shape)}"
+        raise ValueError(f"resize_images takes uint8 (N, C, H, W), got {got}")
     if mode == "legacy_tf":
         return interpolate_bilinear_2d_like_tensorflow1x(
             images.float(), size=(size, size), align_corners=False

@@ -70,7 +70,7 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def state_dict_hash(module: torch.nn.Module, length: int = 12) -> str:
-    """First ``length`` hex digits of the sha256 over a module's state dict (sorted names, bytes)."""
+    """First ``length`` hex digits of the sha256 of a module's state dict (sorted names, bytes)."""
     digest = hashlib.sha256()
     for key, value in sorted(module.state_dict().items()):
         digest.update(key.encode())
