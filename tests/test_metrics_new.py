@@ -61,7 +61,7 @@ def test_is_infinity_and_suite_keys():
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(300, 10, generator=gen) * 2
     value, sizes, values = is_infinity(logits, points=5, min_fraction=0.2, seed=3)
-    assert len(sizes) == 5 and 1.0 <= min(values) and np.isfinite(value)
+    assert len(sizes) == 5 and min(values) >= 1.0 and np.isfinite(value)
     real, fake = torch.randn(300, 8, generator=gen), torch.randn(300, 8, generator=gen) + 0.2
     suite = SampleQualityMetrics(
         _FeatureOnly(8), ("fid", "fd", "fid_inf", "is_inf", "cmmd"), options={"infinity_points": 4}

@@ -94,7 +94,8 @@ def _fd(suite, state: dict) -> dict[str, float]:
 @register_metric("fid_inf", keys=("fid_inf",), needs=("fid", "fake_features"))
 def _fid_inf(suite, state: dict) -> dict:
     fid = suite.fid
-    mu, sigma = F.statistics_from_sums(fid.real_sum, fid.real_outer, fid.real_count)
+    with fid.sync_context():  # the reference sums of every DDP rank (local states outside)
+        mu, sigma = F.statistics_from_sums(fid.real_sum, fid.real_outer, fid.real_count)
     points, fraction = _settings(suite)
     fake = state["fake_features"]
     value, sizes, values = fid_infinity(fake, mu, sigma, points, fraction, suite.seed)
