@@ -63,7 +63,12 @@ def find_run_config(ckpt_path: Path, run_config: str | None) -> DictConfig:
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Evaluate ``cfg.ckpt_path`` on ``cfg.split``; return metrics and write them as JSON."""
+    """Evaluate ``cfg.ckpt_path`` on ``cfg.split`` (or, with ``fake=``, samples from anywhere:
+    ``genlab.eval_samples``); return metrics and write them as JSON."""
+    if cfg.get("fake"):
+        from genlab.eval_samples import evaluate_samples
+
+        return evaluate_samples(cfg)
     validate_eval_config(cfg)  # before torch/Lightning are imported
     import pytorch_lightning as pl
 
