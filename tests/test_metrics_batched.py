@@ -40,11 +40,20 @@ def test_kid_batched_matches_torch_fidelity(size):
     assert std == pytest.approx(their_std, rel=1e-3, abs=1e-6)
 
 
-def test_kid_full_set_shortcut_equals_every_subset():
-    fake, real = features(60, 32, 0.2, 2), features(60, 32, 0.0, 3)
-    mean, std = kid_batched(fake, real, subsets=10, size=60, degree=3, seed=0)
-    their_mean, their_std = fidelity_kid(fake, real, 10, 60, seed=0)
-    assert mean == pytest.approx(their_mean, rel=1e-4) and std == 0.0 and their_std < 1e-5
+@pytest.mark.parametrize("subset_size", [120, 1000])  # = N, and > N (capped: same subsets)
+def test_kid_fast_path_equals_torch_fidelitys_subsets(subset_size):
+    """subset size >= N (N fake = N real): one exact evaluation instead of the subsets.
+
+    Tolerances: every torch-fidelity subset is the full set permuted, so its mean is the same
+    MMD^2 summed in another order in float32: |diff| <= 1e-6 absolute (kernel values are O(1),
+    float32 eps 1.2e-7; measured <= 7e-8). Its std is that rounding noise (measured ~1.2e-7),
+    ours exactly 0: compared with an absolute tolerance of 1e-6, not relatively."""
+    fake, real = features(120, 64, 0.2, 2), features(120, 64, 0.0, 3)
+    mean, std = F.kernel_inception_distance(fake, real, subsets=10, subset_size=subset_size)
+    their_mean, their_std = fidelity_kid(fake, real, 10, 120, seed=2020)
+    assert mean == pytest.approx(their_mean, abs=1e-6) and abs(mean) > 1e-3
+    assert std == 0.0 and their_std == pytest.approx(std, abs=1e-6)
+    assert F.kid_is_exact(120, 120, subset_size) and not F.kid_is_exact(120, 121, 1000)
 
 
 def test_kid_on_cpu_is_torch_fidelity_bit_for_bit():

@@ -88,6 +88,15 @@ def fidelity_scores(weights, real, fake, seed: int, batch: int = 16) -> dict[str
 
 def assert_parity(ours: dict[str, float], theirs: dict[str, float]) -> None:
     for key, their_key in KEYS.items():
+        if key == "kid_std":  # N fake = N real = subset size: genlab's fast path, one exact
+            # evaluation (std 0); torch-fidelity's std over its 100 permuted full sets is
+            # float32 rounding noise (~1e-7 on O(1) kernels): an absolute tolerance of 1e-6
+            assert ours[key] == 0.0 and theirs[their_key] == pytest.approx(0.0, abs=1e-6)
+            continue
+        if key == "kid_mean":  # the same MMD^2 summed in float32 in another order: the
+            # rounding is ~1e-7 absolute (measured 1.0e-7 on a KID of 9.4e-5), so 1e-6 absolute
+            assert ours[key] == pytest.approx(theirs[their_key], abs=1e-6)
+            continue
         assert ours[key] == pytest.approx(theirs[their_key], rel=REL, abs=1e-12), key
     # IS of a random network is close to 1: compare its excess over 1 too, so the check has teeth
     assert ours["is_mean"] - 1 == pytest.approx(theirs[KEYS["is_mean"]] - 1, rel=REL)

@@ -13,8 +13,8 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from genlab.report import report
-from genlab.utils.config_dir import CONFIG_DIR
 from genlab.run.help import config_groups, register_resolver
+from genlab.utils.config_dir import CONFIG_DIR
 
 
 def fake_run(folder: Path, seed: int, metrics: dict) -> None:

@@ -81,7 +81,12 @@ def trust_run_folder(cfg: DictConfig, run_cfg: DictConfig) -> None:
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Evaluate ``cfg.ckpt_path`` on ``cfg.split``; return metrics and write them as JSON."""
+    """Evaluate ``cfg.ckpt_path`` on ``cfg.split`` (or, with ``fake=``, samples from anywhere:
+    ``genlab.eval_samples``); return metrics and write them as JSON."""
+    if cfg.get("fake"):
+        from genlab.eval_samples import evaluate_samples
+
+        return evaluate_samples(cfg)
     validate_eval_config(cfg)  # before torch/Lightning are imported
     import pytorch_lightning as pl
 

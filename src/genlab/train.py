@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from genlab.run.validate import validate_train_config
 from genlab.run import help as cli_help
+from genlab.run.validate import validate_train_config
 from genlab.utils import run_dir
 from genlab.utils.config_dir import CONFIG_DIR
 from genlab.utils.console import print_config_tree, quiet_console

@@ -25,6 +25,7 @@ from genlab.metrics.cache import ReferenceCache
 from genlab.metrics.collection import SampleQualityMetrics
 from genlab.metrics.conditional import CONDITIONAL_METRICS
 from genlab.metrics.extractors import EXTRACTORS, auto_extractor, build_extractor
+from genlab.metrics.multi import ExtractorSuites, as_mapping, usable_metrics
 from genlab.metrics.protocol import conditional_record, protocol_record
 from genlab.metrics.registry import (
     METRICS,
@@ -74,6 +75,16 @@ class SampleQualityCallback(pl.Callback):
             FID over the classes with >= ``per_class_min_samples`` real and fake images) to the
             same generation pass; per-class values go to the protocol under ``conditional``.
         is_splits, kid_subsets, kid_subset_size, pr_k: metric settings (torch-fidelity's).
+        extractors: several extractors over the same generated images (e.g. ``[inception,
+            dinov2_vitb14]``); every metric per extractor, the first's keys unsuffixed, the
+            others' as ``<key>_<extractor>`` (``genlab.metrics.multi``). None: ``[extractor]``.
+        resize: ``metrics.resize`` for every extractor (``legacy_tf``, ``clean``, ``dgm_eval``;
+            ``genlab.metrics.resize``); None: each extractor's default. In the protocol.
+        extractor_weights: local weights file per extractor name (DINOv2, CLIP), e.g.
+            ``{dinov2_vitl14: /data/dinov2_vitl14_pretrain.pth}``.
+        test: overrides for the evaluation at test end (``metrics.fast``: cheap tracking during
+            training, a full evaluation at test): any of ``num_fake``, ``num_real``,
+            ``metrics``, ``extractors``; recorded in ``metrics_protocol_test``.
     """
 
     RANGES = {  # noqa: RUF012 - declared ranges (genlab.utils.ranges)
@@ -111,6 +122,10 @@ class SampleQualityCallback(pl.Callback):
         per_class_min_samples: int = 100,
         modules: Sequence[str] = (),
         options: dict[str, Any] | None = None,
+        extractors: Sequence[str] | None = None,
+        resize: str | None = None,
+        extractor_weights: dict[str, str] | None = None,
+        test: dict[str, Any] | None = None,
     ) -> None:
         try:
             check_ranges(
@@ -148,10 +163,22 @@ class SampleQualityCallback(pl.Callback):
                 f"metrics.pr_k={pr_k} needs more than k samples per set; min(num_fake, "
                 f"num_real)={fewest}. Use pr_k < {fewest} (3 in Kynkaanniemi et al. 2019)."
             )
-        if extractor not in ("auto", *EXTRACTORS):
+        self.extractor_names = tuple(extractors) if extractors else (extractor,)
+        self.test_overrides = dict(test or {})
+        unknown_test = set(self.test_overrides) - {"num_fake", "num_real", "metrics", "extractors"}
+        if unknown_test:
             raise ValueError(
-                f"metrics.extractor={extractor!r}; allowed: auto, {', '.join(EXTRACTORS)}"
+                f"metrics.test has unknown keys {sorted(unknown_test)}; allowed: num_fake, "
+                "num_real, metrics, extractors"
             )
+        for name in (*self.extractor_names, *self.test_overrides.get("extractors", ())):
+            if name not in ("auto", *EXTRACTORS):
+                raise ValueError(
+                    f"metrics.extractor(s)={name!r}; allowed: auto, {', '.join(EXTRACTORS)}"
+                )
+        if self.test_overrides.get("metrics"):
+            validate_metric_names(self.test_overrides["metrics"])
+        self.resize, self.extractor_weights = resize, as_mapping(extractor_weights)
         self.metric_names = validate_metric_names(metrics)
         self.every_n_epochs, self.num_fake, self.num_real = every_n_epochs, num_fake, num_real
         self.batch_size, self.extractor_name = batch_size, extractor
@@ -169,7 +196,8 @@ class SampleQualityCallback(pl.Callback):
             per_class_min_samples=int(per_class_min_samples),
             options=dict(options or {}),
         )
-        self.suite: SampleQualityMetrics | None = None
+        self.suite: SampleQualityMetrics | None = None  #: the primary suite at val
+        self.groups: dict[str, ExtractorSuites] = {}  #: per stage ("val", "test")
         self.best_fid = math.inf
         self.last_results: dict[str, float] = {}
         self.protocol: dict[str, Any] = {}
@@ -188,23 +216,50 @@ class SampleQualityCallback(pl.Callback):
             raise ValueError(f"metrics.num_fake={self.num_fake} < world size {trainer.world_size}")
         model = require_generative(pl_module, "sample-quality metrics")
         self.metric_names = self.active_metrics(model.conditional)
-        if self.suite is None:
-            name = self.extractor_name
-            if name == "auto":
-                name = auto_extractor(getattr(datamodule, "name", None))
-            extractor = build_extractor(name, inception_weights=self.inception_weights)
-            self.suite = SampleQualityMetrics(
-                extractor,
-                self.metric_names,
-                seed=self.seed,
-                num_classes=model.num_classes if model.conditional else 0,
-                **self.metric_kwargs,
-            )
+        if not self.groups:
+            dataset = getattr(datamodule, "name", None)
+            built: dict[str, Any] = {}
 
-    def active_metrics(self, conditional_model: bool) -> tuple[str, ...]:
-        """The configured metrics plus, for a conditional model with ``conditional``, the label
-        metrics; label metrics configured for an unconditional model raise ``ValueError``."""
-        names = self.metric_names
+            def group(names: Sequence[str], metrics: Sequence[str]) -> ExtractorSuites:
+                resolved = [auto_extractor(dataset) if n == "auto" else n for n in names]
+                for name in resolved:
+                    if name not in built:
+                        built[name] = build_extractor(
+                            name,
+                            inception_weights=self.inception_weights,
+                            extractor_weights=self.extractor_weights,
+                            resize=self.resize,
+                        )
+                return ExtractorSuites(
+                    [built[n] for n in resolved],
+                    metrics,
+                    seed=self.seed,
+                    num_classes=model.num_classes if model.conditional else 0,
+                    **self.metric_kwargs,
+                )
+
+            self.groups["val"] = group(self.extractor_names, self.metric_names)
+            test_metrics = self.test_overrides.get("metrics")
+            test_metrics = (
+                self.active_metrics(model.conditional, test_metrics)
+                if test_metrics
+                else self.metric_names
+            )
+            test_names = self.test_overrides.get("extractors") or self.extractor_names
+            self.groups["test"] = (
+                group(test_names, test_metrics)
+                if self.test_overrides.get("metrics") or self.test_overrides.get("extractors")
+                else self.groups["val"]
+            )
+            self.suite = self.groups["val"].primary
+
+    def active_metrics(
+        self, conditional_model: bool, names: Sequence[str] | None = None
+    ) -> tuple[str, ...]:
+        """The configured metrics (or ``names``) plus, for a conditional model with
+        ``conditional``, the label metrics; label metrics configured for an unconditional model
+        raise ``ValueError``."""
+        names = validate_metric_names(names) if names else self.metric_names
         if self.conditional and conditional_model:
             names = tuple(dict.fromkeys((*names, *CONDITIONAL_METRICS)))
         labelled = [n for n in names if METRICS[n].conditional]
@@ -219,8 +274,23 @@ class SampleQualityCallback(pl.Callback):
         """Every ``<stage>/<key>`` this callback logs (val and test, and ``val/fid_best``), from
         the registry: what ``optimized_metric`` and checkpoint monitoring may name before the
         first evaluation. Call after ``setup`` for the label metrics of conditional models."""
-        keys = {f"{stage}/{k}" for stage in ("val", "test") for k in metric_keys(self.metric_names)}
+        test_metrics = self.test_overrides.get("metrics") or self.metric_names
+        test_names = self.test_overrides.get("extractors") or self.extractor_names
+        keys = {f"val/{k}" for k in self._keys(self.extractor_names, self.metric_names)}
+        keys |= {f"test/{k}" for k in self._keys(test_names, test_metrics)}
         return keys | ({"val/fid_best"} if "fid" in self.metric_names else set())
+
+    @staticmethod
+    def _keys(extractors: Sequence[str], metrics: Sequence[str]) -> list[str]:
+        """The keys ``ExtractorSuites`` logs for these extractor and metric names."""
+        keys = []
+        for index, name in enumerate(extractors):
+            if index == 0:  # auto/primary: every metric, unsuffixed
+                keys.extend(metric_keys(validate_metric_names(metrics)))
+                continue
+            keep, _ = usable_metrics(EXTRACTORS[name], validate_metric_names(metrics), False)
+            keys.extend(ExtractorSuites.suffix(k, name, False) for k in metric_keys(keep))
+        return keys
 
     # ----- hooks ---------------------------------------------------------------------------
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -251,37 +321,47 @@ class SampleQualityCallback(pl.Callback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str
     ) -> dict[str, float]:
         """Compute the metrics on every rank, log them as ``<stage>/<name>``; return them."""
-        if self.suite is None:
+        if not self.groups:
             self.setup(trainer, pl_module, stage)
-        suite = self.suite.to(pl_module.device)
-        suite.reset()
+        group = self.groups["test" if stage == "test" else "val"].to(pl_module.device)
+        group.reset()
+        suite = group.primary
+        overrides = self.test_overrides if stage == "test" else {}
+        num_fake = int(overrides.get("num_fake", self.num_fake))
+        num_real = int(overrides.get("num_real", self.num_real))
         model = require_generative(pl_module, "sample-quality metrics")
         rank, world = trainer.global_rank, trainer.world_size
-        shape = add_generated(model, suite, self.num_fake, self.seed, self.batch_size, rank, world)
+        shape = add_generated(model, group, num_fake, self.seed, self.batch_size, rank, world)
         split = self.test_reference_split if stage == "test" else self.reference_split
-        num_real = add_reference(
-            trainer, suite, split, self.num_real, shape, self.batch_size, self.cache
-        )
-        results = suite.compute()
+        for member in group.suites.values():
+            num_real_used = add_reference(
+                trainer, member, split, num_real, shape, self.batch_size, self.cache
+            )
+        num_real = num_real_used
+        results = group.compute()
         self.last_results = {f"{stage}/{k}": v for k, v in results.items()}
         for key, value in self.last_results.items():
             pl_module.log(key, value, sync_dist=False)
         self.protocol = protocol_record(
             suite.extractor,
             num_real,
-            self.num_fake,
+            num_fake,
             split,
             self.seed,
             dataset=getattr(trainer.datamodule, "name", None),
             settings=suite.settings(),
         )
+        self.protocol["extractors"] = group.extractor_records()
+        self.protocol["evaluation"] = (
+            "test: metrics.test overrides (full evaluation)"
+            if overrides
+            else f"{stage}: the configured metrics"
+        )
         data_protocol = getattr(trainer.datamodule, "protocol", None)
         if callable(data_protocol):
             self.protocol["data"] = data_protocol()
         if suite.needs_labels:
-            self.protocol["conditional"] = conditional_record(
-                suite, results, num_real, self.num_fake
-            )
+            self.protocol["conditional"] = conditional_record(suite, results, num_real, num_fake)
         if stage == "val" and "fid" in results:
             self.best_fid = min(self.best_fid, results["fid"])
             pl_module.log("val/fid_best", self.best_fid, sync_dist=False)

@@ -30,7 +30,7 @@ def kid_subset_indices(n_fake: int, n_real: int, subsets: int, size: int, seed: 
     return torch.from_numpy(np.stack(fake_idx)), torch.from_numpy(np.stack(real_idx))
 
 
-def _mmd2_unbiased(x: torch.Tensor, y: torch.Tensor, degree: int) -> torch.Tensor:
+def mmd2_unbiased_poly(x: torch.Tensor, y: torch.Tensor, degree: int) -> torch.Tensor:
     """Unbiased MMD^2 per batch row for x, y (S, m, D) with the polynomial kernel; (S,) float64."""
     m, dim = x.shape[1], x.shape[2]
 
@@ -51,18 +51,13 @@ def kid_batched(
     """Return (mean, std) of the unbiased polynomial-kernel MMD^2 over ``subsets`` subsets of
     ``size`` rows (squared feature units), computed on the features' device."""
     fake, real = fake.float(), real.float()
-    if size == len(fake) == len(real):
-        # every subset is the full set in another order, and MMD^2 does not depend on the
-        # order: one evaluation gives every subset's value (torch-fidelity's std is float32
-        # rounding noise, ~1e-7, here 0)
-        return float(_mmd2_unbiased(fake[None], real[None], degree)[0]), 0.0
     fake_idx, real_idx = kid_subset_indices(len(fake), len(real), subsets, size, seed)
     chunk = max(1, KID_MEMORY_BYTES // (3 * size * size * 4))
     values = []
     for start in range(0, subsets, chunk):
         f = fake[fake_idx[start : start + chunk].to(fake.device)]
         r = real[real_idx[start : start + chunk].to(real.device)]
-        values.append(_mmd2_unbiased(f, r, degree))
+        values.append(mmd2_unbiased_poly(f, r, degree))
     mmds = torch.cat(values)
     return float(mmds.mean()), float(mmds.std(unbiased=False))
 

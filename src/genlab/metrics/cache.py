@@ -1,9 +1,10 @@
 """On-disk cache of reference (real-data) features, keyed by everything that produced them.
 
 A sweep of 20 runs on the same data computes the real features once. The key holds the dataset
-name, split, resolution, extractor, weights hash, number of samples, a fingerprint of the real
-images themselves and genlab's metrics version; the file name carries a hash of the key and the
-file stores the key, verified on load, so a changed key is always a new entry, never a stale one.
+name, split, resolution, extractor, weights hash, resize mode, number of samples, a fingerprint
+of the real images themselves and genlab's metrics version; the file name carries a hash of the
+key and the file stores the key, verified on load, so a changed key is always a new entry, never
+a stale one.
 Writes are atomic (temporary file in the same folder, then ``os.replace``) so parallel sweep jobs
 never see a half-written file; an unreadable or mismatching file is reported and recomputed.
 """
@@ -39,6 +40,7 @@ class ReferenceKey:
     weights_hash: str
     num_samples: int
     data_fingerprint: str = ""
+    resize: str = ""  #: the extractor's resize mode (``metrics.resize``)
     metrics_version: str = METRICS_VERSION
 
     def as_dict(self) -> dict[str, object]:

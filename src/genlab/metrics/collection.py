@@ -180,4 +180,7 @@ class SampleQualityMetrics(nn.Module):
 
 
 # the built-in metrics defined in their own modules register on import
+from genlab.metrics import cmmd as _cmmd  # noqa: E402, F401
 from genlab.metrics import conditional as _conditional  # noqa: E402, F401
+from genlab.metrics import infinity as _infinity  # noqa: E402, F401
+from genlab.metrics import prdc as _prdc  # noqa: E402, F401

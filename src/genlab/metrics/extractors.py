@@ -25,6 +25,8 @@ from torch import nn
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
 from genlab.metrics import digits_net, weights
+from genlab.metrics.inception_float import inception_float_forward
+from genlab.metrics.resize import resize_images
 from genlab.utils.images import to_uint8
 
 #: name -> extractor class (``metrics.extractor=<name>``); add one with ``@register_extractor``
@@ -76,9 +78,25 @@ class FeatureExtractor(nn.Module):
     datasets: tuple[str, ...] = ()
     num_features: int = 0
     num_classes: int = 0
+    #: the resize modes (``genlab.metrics.resize``) it supports, the first is its default
+    resize_modes: tuple[str, ...] = ()
+    #: the active resize mode (recorded in the protocol and in the reference-cache key)
     resize_mode: str = ""
+    #: side of the square network input the images are resized to (pixels)
+    input_size: int = 0
     weights_path: str = ""
     weights_hash: str = ""
+
+    def _set_resize(self, resize: str | None) -> None:
+        """Set ``resize_mode``: ``resize`` (``metrics.resize``) or the default; ``ValueError``
+        naming the allowed modes when this extractor does not support ``resize``."""
+        mode = resize or self.resize_modes[0]
+        if mode not in self.resize_modes:
+            raise ValueError(
+                f"metrics.resize={mode!r} is not supported by extractor {self.name!r}; allowed: "
+                f"{', '.join(self.resize_modes)}"
+            )
+        self.resize_mode = mode
 
     def train(self, mode: bool = True) -> FeatureExtractor:
         """Keep the network in eval mode whatever is asked (BatchNorm/dropout stay frozen)."""
@@ -118,10 +136,17 @@ class InceptionExtractor(FeatureExtractor):
     feature_layers = "pool3 2048-d (FID/KID/PR), logits_unbiased 1008 (IS)"
     num_features = 2048
     num_classes = 1008
-    resize_mode = "tf1-bilinear (torch-fidelity)"
+    resize_modes = ("legacy_tf", "clean")
+    input_size = 299
 
-    def __init__(self, inception_weights: str | os.PathLike | None = None, **_: object) -> None:
+    def __init__(
+        self,
+        inception_weights: str | os.PathLike | None = None,
+        resize: str | None = None,
+        **_: object,
+    ) -> None:
         super().__init__()
+        self._set_resize(resize)
         path = weights.resolve_inception_weights(inception_weights)
         try:
             if path is None:  # genlab downloads, so torch-fidelity never loads an unchecked file
@@ -153,6 +178,9 @@ class InceptionExtractor(FeatureExtractor):
             images = images.repeat(1, 3, 1, 1)
         if images.shape[1] != 3:
             raise ValueError(f"inception takes 1 or 3 channels, got {images.shape[1]}")
+        if self.resize_mode == "clean":  # float 299x299 input: the internal resize is skipped
+            x = resize_images(images, self.input_size, "clean")
+            return ExtractorOutput(*inception_float_forward(self.net, x))
         features, logits = self.net(images)
         return ExtractorOutput(features.float(), logits.float())
 
@@ -166,10 +194,17 @@ class DigitsClassifierExtractor(FeatureExtractor):
     datasets = ("digits",)
     num_features = digits_net.NUM_FEATURES
     num_classes = digits_net.NUM_CLASSES
-    resize_mode = "bilinear to 28x28 (torch, antialias when downsizing)"
+    resize_modes = ("torch_bilinear_antialias",)
+    input_size = 28
 
-    def __init__(self, weights_path: str | os.PathLike = DIGITS_WEIGHTS, **_: object) -> None:
+    def __init__(
+        self,
+        weights_path: str | os.PathLike = DIGITS_WEIGHTS,
+        resize: str | None = None,
+        **_: object,
+    ) -> None:
         super().__init__()
+        self._set_resize(resize)
         path = Path(weights_path)
         if not path.is_file():
             raise FileNotFoundError(
@@ -209,3 +244,7 @@ def auto_extractor(dataset: str | None) -> str:
         if dataset in cls.datasets:
             return name
     return InceptionExtractor.name
+
+
+# the ViT extractors (DINOv2 via timm, CLIP via open-clip) register on import
+from genlab.metrics import vit_extractors as _vit_extractors  # noqa: E402, F401

@@ -12,6 +12,7 @@ from typing import Any
 
 from genlab.metrics.cache import METRICS_VERSION
 from genlab.metrics.extractors import FeatureExtractor
+from genlab.metrics.functional import kid_is_exact
 
 UINT8_CONVERSION = "round(x * 255) of [0, 1] floats (genlab.utils.images.to_uint8)"
 
@@ -55,7 +56,8 @@ def protocol_record(
         "feature_layers": extractor.feature_layers,
         "weights_path": extractor.weights_path,
         "weights_hash": extractor.weights_hash,
-        "resize_mode": extractor.resize_mode,
+        "resize_mode": extractor.resize_mode,  # metrics.resize (null: the extractor's default)
+        "input_size": extractor.input_size,
         "uint8_conversion": UINT8_CONVERSION,
         "dataset": dataset,
         "reference_split": reference_split,
@@ -66,7 +68,13 @@ def protocol_record(
     }
     settings = dict(settings or {})
     if "kid_subset_size" in settings:
-        settings["kid_subset_size"] = min(int(settings["kid_subset_size"]), num_real, num_fake)
+        requested = int(settings["kid_subset_size"])
+        settings["kid_subset_size"] = min(requested, num_real, num_fake)
+        settings["kid_evaluation"] = (
+            "exact: one evaluation on the full sets (subset size >= N fake = N real)"
+            if kid_is_exact(num_fake, num_real, requested)
+            else f"{settings.get('kid_subsets')} random subsets (torch-fidelity's draws)"
+        )
     record.update(settings)
     record["versions"] = library_versions()
     return record

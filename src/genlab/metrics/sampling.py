@@ -112,6 +112,7 @@ def add_reference(
         weights_hash=suite.extractor.weights_hash,
         num_samples=len(real),
         data_fingerprint=fingerprint_images(real),
+        resize=suite.extractor.resize_mode,
     )
     part = shard(len(real), trainer.global_rank, trainer.world_size)
     cached = cache.load(key) if cache is not None else None
