@@ -36,6 +36,7 @@ from genlab.utils.finite import raise_if_not_finite
 from genlab.utils.ranges import Num, check_ranges
 
 PARTIALS = ("optimizer_g", "optimizer_d", "scheduler_g", "scheduler_d")
+COUNTERS = ("g_steps", "d_steps", "g_images")  # checkpointed; g_images: images of G steps
 PARTS = ("generator", "discriminator", "d_terms", "g_terms", "augment", *PARTIALS)
 
 
@@ -54,7 +55,11 @@ class GAN(GANNets, GenerativeModel, pl.LightningModule):
             meaning of ``val/d_real`` (a probability for the logistic losses).
         n_critic: D steps (batches) per G step. max_g_steps: stop after this many G steps.
         grad_clip_g, grad_clip_d: max gradient L2 norm per net (None = no clipping).
-        ema_decay, ema_start_step, ema_rampup: generator EMA (``genlab.models.ema``).
+        ema_decay, ema_start_step, ema_rampup: generator EMA per G step, or ema_halflife_kimg,
+            ema_halflife_rampup: StyleGAN2-ADA's half-life in kimg (``genlab.models.ema``).
+        standing_stats: batches of BigGAN's standing statistics re-estimated in the sampling
+            generator before each validation and test (0 = off; ``models.ema_standing``).
+        truncation_psi: sets the generator's ``truncation_psi`` (sampling only; None = the net's).
         seed: base seed of the training noise; None = the ``seed_everything`` seed.
         compile: false, true or a torch.compile mode: compiles G, and D unless a term needs a
             double backward (``GANTerm.double_backward``).
@@ -72,6 +77,10 @@ class GAN(GANNets, GenerativeModel, pl.LightningModule):
         "grad_clip_d": Num(low=0, low_open=True, optional=True),
         "ema_decay": Num(low=0, high=1, high_open=True, optional=True),
         "ema_start_step": Num(integer=True, low=0),
+        "ema_halflife_kimg": Num(low=0, low_open=True, optional=True),
+        "ema_halflife_rampup": Num(low=0, low_open=True, optional=True),
+        "standing_stats": Num(integer=True, low=0),
+        "truncation_psi": Num(optional=True),
         "seed": Num(integer=True, optional=True),
     }
     optimizer_names = ("g", "d")  # configure_optimizers order; logged as lr/g, lr/d
@@ -96,13 +105,15 @@ class GAN(GANNets, GenerativeModel, pl.LightningModule):
         ema_decay: float | None = None,
         ema_start_step: int = 0,
         ema_rampup: bool = False,
+        ema_halflife_kimg: float | None = None,
+        ema_halflife_rampup: float | None = None,
+        standing_stats: int = 0,
+        truncation_psi: float | None = None,
         seed: int | None = None,
         compile: bool | str = False,
     ) -> None:
         super().__init__()
-        args = dict(num_classes=num_classes, n_critic=n_critic, max_g_steps=max_g_steps)
-        args.update(grad_clip_g=grad_clip_g, grad_clip_d=grad_clip_d, ema_decay=ema_decay)
-        check_ranges(self, **args, ema_start_step=ema_start_step, seed=seed)
+        check_ranges(self, **{k: v for k, v in locals().items() if k in self.RANGES})
         if not isinstance(ema_rampup, bool):
             raise TypeError(f"GAN: ema_rampup={ema_rampup!r} must be true or false.")
         if augment is not None and not isinstance(augment, Augmentation):
@@ -116,7 +127,7 @@ class GAN(GANNets, GenerativeModel, pl.LightningModule):
         self.loss_fns = get_loss(loss)
         self.num_classes, self.n_critic = int(num_classes), int(n_critic)
         self.max_g_steps = None if max_g_steps is None else int(max_g_steps)
-        self._check_nets(generator, discriminator)
+        self._check_nets(generator, discriminator, truncation_psi)
         self.generator, self.discriminator = generator, discriminator
         self.d_terms, self.g_terms = term_dict(d_terms, "d_terms"), term_dict(g_terms, "g_terms")
         self.augment = augment
@@ -124,10 +135,11 @@ class GAN(GANNets, GenerativeModel, pl.LightningModule):
         self.latent_dim = int(generator.latent_dim)
         # The EMA copy is a frozen registered submodule: checkpointed, moved with the module and
         # outside DDP's reducer; every rank applies the same update to identical G weights.
-        self.ema = None if ema_decay is None else EMASchedule(ema_decay, ema_start_step, ema_rampup)
+        ema_args = (ema_decay, ema_start_step, ema_rampup, ema_halflife_kimg, ema_halflife_rampup)
+        self.ema = EMASchedule.from_config(*ema_args)
         self.generator_ema = None if self.ema is None else self.ema.averaged_copy(generator)
         self.noise = NoiseStreams(seed)
-        self.g_steps = self.d_steps = 0
+        self.g_steps = self.d_steps = self.g_images = 0
         self._sched_for: dict[int, Any] = {}
         self._clip_for: dict[int, tuple[str, nn.Module, float | None]] = {}
         self._grad_norms: dict[str, Tensor] = {}
@@ -245,8 +257,8 @@ class GAN(GANNets, GenerativeModel, pl.LightningModule):
         self._optimize(opt_g, loss, "generator")
         self.untoggle_optimizer(opt_g)
         if self.ema is not None:  # right after the G step
-            self.ema.update(self.generator_ema, self.generator, self.g_steps)
-        self.g_steps += 1
+            self.ema.update(self.generator_ema, self.generator, self.g_steps, self.g_images, num)
+        self.g_steps, self.g_images = self.g_steps + 1, self.g_images + num
         self._step_scheduler(opt_g)
         if self.max_g_steps is not None and self.g_steps >= self.max_g_steps:
             self.trainer.should_stop = True
@@ -277,11 +289,11 @@ class GAN(GANNets, GenerativeModel, pl.LightningModule):
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Store the G/D step counters (weights, terms' buffers, EMA, optimizers: Lightning)."""
-        checkpoint["gan_steps"] = {"g_steps": self.g_steps, "d_steps": self.d_steps}
+        """Store the step counters (weights, terms' buffers, EMA, optimizers: Lightning)."""
+        checkpoint["gan_steps"] = {k: getattr(self, k) for k in COUNTERS}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Restore the G/D step counters."""
+        """Restore the step counters (0 for one a checkpoint lacks)."""
         steps = checkpoint.get("gan_steps", {})
-        self.g_steps = int(steps.get("g_steps", 0))
-        self.d_steps = int(steps.get("d_steps", 0))
+        for k in COUNTERS:
+            setattr(self, k, int(steps.get(k, 0)))

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from genlab.contract import split_batch
+from genlab.models.ema_standing import STANDING_STREAM, standing_statistics
 from genlab.objectives.gan_losses import d_output_mean
 
 
@@ -23,7 +24,17 @@ class GANNets:
     loss_fns: Any
     latent_dim: int
 
-    def _check_nets(self, generator: nn.Module, discriminator: nn.Module) -> None:
+    def _check_nets(
+        self, generator: nn.Module, discriminator: nn.Module, truncation_psi: float | None = None
+    ) -> None:
+        """Check shapes and classes of the nets; set the generator's ``truncation_psi``."""
+        if truncation_psi is not None:
+            if not hasattr(generator, "truncation_psi"):
+                raise ValueError(
+                    f"model.truncation_psi={truncation_psi}: {type(generator).__name__} has no "
+                    "truncation trick (a style-based generator has, e.g. model=stylegan2)."
+                )
+            generator.truncation_psi = float(truncation_psi)
         out = tuple(getattr(generator, "data_shape", ()))
         inp = tuple(getattr(discriminator, "data_shape", out))
         if out != inp:
@@ -98,6 +109,25 @@ class GANNets:
     def generate_raw(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """Like ``generate`` but always with the trained (non-EMA) generator."""
         return self._run(self.generator, z, labels)
+
+    def _standing_stats(self) -> None:
+        """Re-estimate the sampling generator's batch-norm statistics (``standing_stats``
+        batches of the data batch size, noise seeded by the G-step counter) before evaluation."""
+        num = int(self.hparams.get("standing_stats", 0))
+        if num > 0:
+            dm = getattr(self.trainer, "datamodule", None)
+            gen = self.noise_generator(self.g_steps, STANDING_STREAM)
+            standing_statistics(self.generator_ema or self.generator, num,
+                                int(getattr(dm, "batch_size", 64)), self.num_classes,
+                                noise=gen, device=self.device)  # fmt: skip
+
+    def on_validation_start(self) -> None:
+        """Standing statistics (when configured) before the validation samples and metrics."""
+        self._standing_stats()
+
+    def on_test_start(self) -> None:
+        """Standing statistics (when configured) before the test samples and metrics."""
+        self._standing_stats()
 
     def _eval_step(self, batch: Any, prefix: str) -> None:
         x, y = split_batch(batch)

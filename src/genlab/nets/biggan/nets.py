@@ -147,24 +147,13 @@ class BigGANDiscriminator(nn.Module):
         return (self.linear(h) + (self.embed(y) * h).sum(dim=1, keepdim=True)).flatten()
 
 
-@torch.no_grad()
 def standing_statistics(
     generator: nn.Module, num_batches: int, batch_size: int, device: torch.device | None = None
 ) -> None:
-    """BigGAN's "standing statistics" (Brock et al. 2019, Appendix C.1; BigGAN-PyTorch
-    ``utils.accumulate_standing_stats``): reset every batch norm of ``generator``, then run it
-    in training mode on ``num_batches`` batches of random z and labels with cumulative averaging
-    (momentum None), so eval-mode sampling uses the averaged statistics. Leaves it in eval mode.
-    Draws come from torch's global RNG."""
-    bns = [m for m in generator.modules() if isinstance(m, nn.BatchNorm2d)]
-    for bn in bns:
-        bn.reset_running_stats()
-        bn.momentum = None
-    generator.train()
-    for _ in range(num_batches):
-        z = torch.randn(batch_size, generator.latent_dim, device=device)
-        y = torch.randint(0, generator.num_classes, (batch_size,), device=device)
-        generator(z, y)
-    for bn in bns:
-        bn.momentum = 0.1
+    """BigGAN's "standing statistics" for a BigGAN generator (Brock et al. 2019, Appendix C.1):
+    :func:`genlab.models.ema_standing.standing_statistics` with uniform labels over its classes
+    and torch's global RNG; leaves the generator in eval mode."""
+    from genlab.models.ema_standing import standing_statistics as _standing
+
+    _standing(generator, num_batches, batch_size, generator.num_classes, device=device)
     generator.eval()
