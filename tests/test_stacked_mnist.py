@@ -34,7 +34,7 @@ def test_stacked_images_carry_their_modes_and_the_classifier_reads_them():
     dm = StackedMNISTDataModule(train_images=64, val_images=32, test_images=512, binarize="none")
     dm.setup("test")
     x, y = dm.test_dataloader().dataset[:]
-    assert x.shape == (512, 3, 28, 28) and 0 <= x.min() and x.max() <= 1 and y.max() < 1000
+    assert x.shape == (512, 3, 28, 28) and x.min() >= 0 and x.max() <= 1 and y.max() < 1000
     again = StackedMNISTDataModule(train_images=64, val_images=32, test_images=512)
     again.setup("test")
     assert torch.equal(again.test_dataloader().dataset[:][1], y)  # reproducible stacking
