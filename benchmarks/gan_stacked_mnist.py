@@ -37,7 +37,7 @@ VARIANTS = {
     "pacgan2": ["model=dcgan", *SMALL_DCGAN, "+model.discriminator.pack=2"],
     "wgan_gp": ["model=wgan_gp", *SMALL_DCGAN],
     "stylegan2_small": [
-        "model=stylegan2", "data.image_size=28", "model.generator.latent_dim=64",
+        "model=stylegan2", "data.image_size=32", "model.generator.latent_dim=64",
         "model.generator.w_dim=64", "model.generator.mapping_layers=2",
         "model.generator.channel_base=1024", "model.generator.channel_max=64",
         "model.discriminator.channel_base=1024", "model.discriminator.channel_max=64",
