@@ -43,11 +43,23 @@ from overhead import compose  # noqa: E402
 WORKLOADS = {
     "dcgan": ["model=dcgan"],
     "sngan": ["model=sngan", "model.n_critic=5"],
+    # StyleGAN2 at 32 px with the official widths (channel_base 32768, max 512), lazy R1/PL, ADA
+    "stylegan2": ["model=stylegan2", "model/augment=ada"],
+    "biggan": ["model=biggan"],  # 32 px, ch 64, n_critic 4; labels are all 0 here (timing only)
     "vae_conv": ["model=vae", "model/net=conv", "model/likelihood=gaussian"],
 }
 SMOKE_NETS = {
     "dcgan": ["model.generator.base_channels=8", "model.discriminator.base_channels=8"],
     "sngan": ["model.generator.width=16", "model.discriminator.width=16"],
+    "stylegan2": [
+        "model.generator.channel_base=256",
+        "model.generator.channel_max=16",
+        "model.discriminator.channel_base=256",
+        "model.discriminator.channel_max=16",
+        "model.generator.latent_dim=16",
+        "model.generator.w_dim=16",
+    ],
+    "biggan": ["model.generator.ch=4", "model.discriminator.ch=4"],
     "vae_conv": ["model.encoder.base_width=8", "model.decoder.base_width=8"],
 }
 MODES = {

@@ -36,7 +36,7 @@ def test_gpu_throughput_smoke_runs_on_cpu(tmp_path):
     report = json.loads(out.read_text())
     assert report["smoke"] and report["environment"]["device"].startswith("CPU")
     assert report["environment"]["data"].startswith("random uint8 tensors")  # said in the output
-    for name in ("dcgan", "sngan", "vae_conv"):
+    for name in ("dcgan", "sngan", "vae_conv", "stylegan2", "biggan"):
         for mode in ("fp32", "bf16"):
             assert report["training"][name][mode]["images_per_second"] > 0
     assert report["training"]["sngan"]["fp32"]["g_steps_per_second"] > 0

@@ -19,6 +19,8 @@ MODEL_DATA = {
     "sngan": ["data.image_size=32"],
     "sngan_cond": ["data.image_size=32"],
     "stylegan2": ["data.image_size=16"],
+    "sagan": ["data.image_size=32"],
+    "biggan": ["data.image_size=32"],
 }
 
 

