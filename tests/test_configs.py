@@ -30,7 +30,14 @@ def options(group: str) -> list[str]:
 
 @pytest.mark.parametrize("model", options("model"))
 def test_every_model_instantiates_with_its_data(tmp_path, model):
-    cfg = compose_config([f"model={model}", *MODEL_DATA.get(model, [])], tmp_path)
+    extra = list(MODEL_DATA.get(model, []))
+    if model == "vqvae_prior":  # a second stage: needs a first-stage VQ-VAE checkpoint
+        import torch
+
+        first = hydra.utils.instantiate(compose_config(["model=vqvae"], tmp_path).model)
+        torch.save({"state_dict": first.state_dict()}, tmp_path / "vqvae.ckpt")
+        extra.append(f"model.vqvae_ckpt={tmp_path / 'vqvae.ckpt'}")
+    cfg = compose_config([f"model={model}", *extra], tmp_path)
     net = hydra.utils.instantiate(cfg.model)
     dm = hydra.utils.instantiate(cfg.data)
     assert tuple(net.data_shape) == tuple(dm.data_shape)
