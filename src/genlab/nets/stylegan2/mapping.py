@@ -94,11 +94,13 @@ class MappingNetwork(nn.Module):
             x = getattr(self, f"fc{i}")(x)
         if self.w_avg_beta is not None and self.training and update_w_avg:
             with torch.no_grad():
-                self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+                # float32 buffer, also under autocast (x may be bf16 or fp16)
+                mean = x.detach().to(self.w_avg.dtype).mean(dim=0)
+                self.w_avg.copy_(mean.lerp(self.w_avg, self.w_avg_beta))
         if self.num_ws is not None:
             x = x[:, None].repeat(1, self.num_ws, 1)
         if truncation_psi != 1.0:
             if self.w_avg_beta is None:
                 raise ValueError("truncation needs a tracked w_avg (w_avg_beta is None)")
-            x = self.w_avg.lerp(x, truncation_psi)
+            x = self.w_avg.to(x.dtype).lerp(x, truncation_psi)
         return x
