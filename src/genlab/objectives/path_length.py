@@ -71,6 +71,7 @@ class PathLength(GANTerm):
         n = max(1, step.z.shape[0] // self.batch_shrink)
         labels = None if step.labels is None else step.labels[:n]
         lengths = path_lengths(generator, step.z[:n], labels, None, step.noise(PL_STREAM))
+        lengths = lengths.float()  # float32 statistics under autocast (bf16 / fp16 nets)
         pl_mean = self.pl_mean.lerp(lengths.mean().detach(), self.decay)
         self.pl_mean.copy_(pl_mean)
         penalty = (lengths - pl_mean).square().mean()
