@@ -4,9 +4,11 @@ nesting, LR names, console filters, image-size adaptation, failed-run marks."""
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
@@ -122,7 +124,10 @@ def test_image_size_adaptation_imports_neither_torch_nor_lightning(tmp_path):
         "assert cfg.data.image_size == 32;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in HEAVY))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}  # `helpers` lives beside this file
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"  # refused or adapted before torch loads
 
