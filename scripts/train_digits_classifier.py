@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from classifier_training import accuracy, fit
 from sklearn.model_selection import train_test_split
 
 from genlab.metrics import digits_net
@@ -70,13 +71,6 @@ def padded(images8: torch.Tensor) -> torch.Tensor:
     return F.pad(images8, (10, 10, 10, 10))
 
 
-def accuracy(model: digits_net.DigitsNet, images: torch.Tensor, labels: torch.Tensor) -> float:
-    """Return the fraction of correctly classified images (eval mode, no augmentation)."""
-    model.eval()
-    with torch.no_grad():
-        return float((model(images).argmax(1) == labels).float().mean())
-
-
 def train(epochs: int, seed: int, batch_size: int = 64) -> tuple[digits_net.DigitsNet, dict]:
     """Train the classifier; return it and a summary dict with train/held-out accuracy."""
     torch.manual_seed(seed)
@@ -88,23 +82,16 @@ def train(epochs: int, seed: int, batch_size: int = 64) -> tuple[digits_net.Digi
     )
     x_train, y_train = images[idx_train], labels[idx_train]
     x_test, y_test = images[idx_test], labels[idx_test]
-    model = digits_net.DigitsNet()
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-    generator = torch.Generator().manual_seed(seed)
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(len(x_train), generator=generator)
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            loss = F.cross_entropy(model(augment(x_train[batch], generator)), y_train[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        scheduler.step()
-        if (epoch + 1) % 10 == 0:
+
+    def report(epoch: int, loss: float) -> None:
+        if epoch % 10 == 0:
             heldout = accuracy(model, x_test, y_test)
-            print(f"epoch {epoch + 1}: loss {loss.item():.4f} held-out acc {heldout:.4f}")
+            print(f"epoch {epoch}: loss {loss:.4f} held-out acc {heldout:.4f}")
+
+    model = digits_net.DigitsNet()
+    generator = torch.Generator().manual_seed(seed)
+    fit(model, x_train, y_train, augment, epochs=epochs, lr=2e-3, generator=generator,
+        batch_size=batch_size, on_epoch=report)  # fmt: skip
     summary = {
         "train_accuracy": accuracy(model, x_train, y_train),
         "heldout_accuracy": accuracy(model, x_test, y_test),
@@ -118,7 +105,7 @@ def train(epochs: int, seed: int, batch_size: int = 64) -> tuple[digits_net.Digi
         "epochs": epochs,
         "seed": seed,
     }
-    return model.eval(), summary
+    return model, summary
 
 
 def main() -> None:

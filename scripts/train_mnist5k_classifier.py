@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from classifier_training import accuracy, fit
 
 from genlab.data.base import seeded_splits
 from genlab.data.mnist5k import NUM_IMAGES, load_mnist5k
@@ -37,13 +38,6 @@ def shift(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return out
 
 
-def accuracy(model: digits_net.DigitsNet, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of ``x`` classified as ``y`` (eval mode)."""
-    model.eval()
-    with torch.no_grad():
-        return float((model(x).argmax(1) == y).float().mean())
-
-
 def train(epochs: int, seed: int) -> tuple[digits_net.DigitsNet, dict]:
     """Train on mnist5k's train split; return the net and a summary (accuracies, settings)."""
     torch.manual_seed(seed)
@@ -54,23 +48,13 @@ def train(epochs: int, seed: int) -> tuple[digits_net.DigitsNet, dict]:
     parts = seeded_splits(NUM_IMAGES, 500, 1000, 0, "mnist5k/split")
     x_tr, y_tr = images[parts["train"]], labels[parts["train"]]
     x_te, y_te = images[parts["test"]], labels[parts["test"]]
+
+    def report(epoch: int, loss: float) -> None:
+        print(f"epoch {epoch}: loss {loss:.4f} test acc {accuracy(model, x_te, y_te):.4f}")
+
     model = digits_net.DigitsNet()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     gen = torch.Generator().manual_seed(seed)
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(len(y_tr), generator=gen)
-        for start in range(0, len(order), 64):
-            idx = order[start : start + 64]
-            loss = F.cross_entropy(model(shift(x_tr[idx], gen)), y_tr[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        sched.step()
-        print(
-            f"epoch {epoch + 1}: loss {loss.item():.4f} test acc {accuracy(model, x_te, y_te):.4f}"
-        )
+    fit(model, x_tr, y_tr, shift, epochs=epochs, lr=1e-3, generator=gen, on_epoch=report)
     summary = {"train_accuracy": accuracy(model, x_tr, y_tr),
                "test_accuracy": accuracy(model, x_te, y_te), "epochs": epochs, "seed": seed,
                "torch": torch.__version__}  # fmt: skip
