@@ -4,7 +4,12 @@ fixed-seed steps, logs the same loss values as on the commit before it.
 The reference ``tests/data/term_values.json`` was written by ``helpers.term_values`` on commit
 3f1ee66 (before objectives and GAN terms became configured parts). Keys renamed by the refactor
 are mapped in ``RENAMED``. Tolerance: 1e-5 relative + 1e-6 absolute per value (float32 sums in
-another order; the same ops give bit-equal values on one machine).
+another order; the same ops give bit-equal values on one machine), except the VQ-VAE's code
+perplexity: it counts argmin assignments, and a near-tie between two codes can flip one
+assignment on another CPU (float sums in another order) while the loss stays within 1e-5
+relative. One of the batch's 16 x 7 x 7 = 784 assignments moving between two codes of similar use changes it by
+about 1e-3 relative (measured: 7.2e-4 on one step on this machine vs the reference machine), so
+perplexity keys get 5e-3 relative (still far below the change of any real code bug).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ REFERENCE = json.loads((Path(__file__).parent / "data" / "term_values.json").rea
 #: old key -> new key (GAN penalties are D terms now: train/d_<name>)
 RENAMED = {"train/gp": "train/d_gp", "train/r1": "train/d_r1", "train/lecam": "train/d_lecam"}
 REL, ABS = 1e-5, 1e-6
+REL_ASSIGNMENT_COUNTS = 5e-3  # perplexity of code assignments (see the module docstring)
 
 
 def test_every_reference_case_is_still_run():
@@ -32,4 +38,5 @@ def test_fixed_seed_losses_equal_the_reference(case, tmp_path):
     for old_key, want in REFERENCE[case].items():
         key = RENAMED.get(old_key, old_key)
         assert key in got, f"{case}: {key} not logged; logged: {sorted(got)}"
-        assert got[key] == pytest.approx(want, rel=REL, abs=ABS), f"{case}: {key}"
+        rel = REL_ASSIGNMENT_COUNTS if "perplexity" in key else REL
+        assert got[key] == pytest.approx(want, rel=rel, abs=ABS), f"{case}: {key}"

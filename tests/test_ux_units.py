@@ -124,7 +124,7 @@ def test_image_size_adaptation_imports_neither_torch_nor_lightning(tmp_path):
         "assert cfg.data.image_size == 32;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in HEAVY))"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}  # `helpers` lives beside this file
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}  # `helpers` is in tests/
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
     )
