@@ -6,10 +6,10 @@ The reference ``tests/data/term_values.json`` was written by ``helpers.term_valu
 are mapped in ``RENAMED``. Tolerance: 1e-5 relative + 1e-6 absolute per value (float32 sums in
 another order; the same ops give bit-equal values on one machine), except the VQ-VAE's code
 perplexity: it counts argmin assignments, and a near-tie between two codes can flip one
-assignment on another CPU (float sums in another order) while the loss stays within 1e-5
-relative. One of the batch's 16 x 7 x 7 = 784 assignments moving between two codes of similar use changes it by
-about 1e-3 relative (measured: 7.2e-4 on one step on this machine vs the reference machine), so
-perplexity keys get 5e-3 relative (still far below the change of any real code bug).
+assignment on another CPU while the loss stays within 1e-5 relative. One of a batch's
+16 x 7 x 7 = 784 assignments moving between two codes of similar use changes the perplexity by
+about 1e-3 relative (measured: 7.2e-4 on one step, this machine vs the reference one), so
+perplexity keys get 5e-3 relative, still far below what a real code change moves.
 """
 
 from __future__ import annotations
