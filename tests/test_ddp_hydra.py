@@ -44,6 +44,7 @@ def check_one_job(job: Path) -> None:
     assert job_file.config.trainer.devices == 2
 
 
+@pytest.mark.slow  # 40 s on the shared 2-core machine under load ~10 (2026-12-02)
 @pytest.mark.ddp
 def test_ddp_cpu_single_run_writes_one_folder_and_one_wandb_run(tmp_path):
     proc = run_cli(["trainer=ddp_cpu", *TINY_RUN], tmp_path, timeout=240)

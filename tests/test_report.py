@@ -19,6 +19,7 @@ ELBO_TARGET = "genlab.objectives.vae_objectives.ELBO"
 IWAE_TARGET = "genlab.objectives.vae_objectives.IWAE"
 
 
+@pytest.mark.slow  # 127 s on the shared 2-core machine under load ~10 (2026-12-02)
 def test_report_groups_seeds_and_prints_paper_numbers(tiny_cfg, tmp_path):
     for objective, seed in [("elbo", 0), ("elbo", 1), ("iwae", 0), ("iwae", 1)]:
         cfg = tiny_cfg(f"model/objective={objective}", f"seed={seed}", "model.test_iw_samples=20")

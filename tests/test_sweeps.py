@@ -28,6 +28,7 @@ from helpers.runs import TINY_RUN, check_ok, job_dirs, sweep_dirs, wandb_runs
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # 57 s on the shared 2-core machine under load ~10 (2026-12-02)
 def test_multirun_gives_one_folder_and_one_grouped_wandb_run_per_job(tmp_path):
     proc = run_cli(["-m", "model=vae,beta_vae", "seed=7", *TINY_RUN], tmp_path, timeout=240)
     check_ok(proc)
@@ -52,6 +53,7 @@ def test_multirun_gives_one_folder_and_one_grouped_wandb_run_per_job(tmp_path):
         assert "val/elbo" in json.loads((job / "metrics.json").read_text())
 
 
+@pytest.mark.slow  # 75 s on the shared 2-core machine under load ~10 (2026-12-02)
 def test_optuna_two_trials_report_the_best_value(tmp_path):
     args = ["hparams_search=vae_optuna", "hydra.sweeper.n_trials=2", "logger=csv", *TINY_RUN]
     check_ok(run_cli(args, tmp_path, timeout=240))

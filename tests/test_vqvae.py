@@ -19,6 +19,7 @@ from helpers.wandb_offline import read_offline_run
 VQ = ["model=vqvae", "metrics=none", "model.quantizer.num_codes=32"]
 
 
+@pytest.mark.slow  # 51 s on the shared 2-core machine under load ~10 (2026-12-02)
 def test_vqvae_run_writes_images_history_and_checkpoints(tiny_cfg, tmp_path):
     cfg = tiny_cfg(*VQ)
     metrics = train(cfg)
