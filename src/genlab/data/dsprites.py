@@ -9,11 +9,12 @@ pickled ``metadata`` key is never touched. ``generated`` renders the same grid w
 under ``root``. ``auto`` (default): official when the file exists, else generated.
 
 Batches are ``(x, y)``: ``x`` float (B, 1, S, S) in [0, 1] (binary at 64 px; area-averaged
-grey edges when ``image_size`` < 64), ``y`` the factor classes int64 (B, 5) in the order
-``FACTOR_NAMES`` (shape, scale, orientation, pos_x, pos_y): labels that are not classes, so
-``num_classes = 0`` (no conditional model). ``real_factors(split)`` returns them in the order
-of ``real_images(split)``. ``subset`` draws that many grid points (seeded) before the
-train/val/test split, so runs fit a CPU.
+grey edges when ``image_size`` < 64), ``y`` int64 (B,) the image's flat index in the factor
+grid (the official order), which carries all five factors: ``factors_of(y)`` gives the factor
+classes (B, 5) in the order ``FACTOR_NAMES`` (shape, scale, orientation, pos_x, pos_y). ``y``
+is not a class (``num_classes = 0``: no conditional model). ``real_factors(split, num)``
+returns the factor classes in the order of ``real_images(split, num)``. ``subset`` draws that
+many grid points (seeded) before the train/val/test split, so runs fit a CPU.
 """
 
 from __future__ import annotations
@@ -166,20 +167,26 @@ class DSpritesDataModule(ImageDataModule):
         return images, classes
 
     def _load_tensors(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        """Return split -> (uint8 images (N, 1, S, S), factor classes int64 (N, 5))."""
+        """Return split -> (uint8 images (N, 1, S, S), flat grid indices int64 (N,))."""
         images, classes = self.load_arrays()
         x = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1)
-        y = torch.from_numpy(np.ascontiguousarray(classes))
+        flat = np.ravel_multi_index(tuple(classes.T), grid.FACTOR_SIZES)
+        y = torch.from_numpy(flat.astype(np.int64))
         parts = seeded_splits(
             self.subset, self.val_size, self.test_size, self.seed, "dsprites/split"
         )
         self.split_indices = parts
         return {split: (x[idx], y[idx]) for split, idx in parts.items()}
 
+    @staticmethod
+    def factors_of(y: torch.Tensor) -> torch.Tensor:
+        """Return the factor classes int64 (B, 5) (``factor_names`` order) of a batch's ``y``."""
+        return torch.from_numpy(grid.grid_classes(y.cpu().numpy()))
+
     def real_factors(self, split: str = "val", num: int | None = None) -> torch.Tensor:
         """Return the factor classes int64 (N, 5) (``factor_names`` order) of the images
         ``real_images(split, num)`` returns, in the same order."""
-        return self.real_labels(split, num)
+        return self.factors_of(self.real_labels(split, num))
 
     def protocol(self) -> dict[str, Any]:
         """The data settings of a score: the base ones plus source, subset and factors."""
