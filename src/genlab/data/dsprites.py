@@ -40,24 +40,27 @@ SOURCES = ("auto", "official", "generated")
 IMAGE_SIZES = (8, 16, 32, 64)  #: 64 px and whole-factor downsamplings
 
 
-def load_official(path: str, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (uint8 images (N, 64, 64) in {0, 255}, factor classes (N, 5) int64) of the grid
-    points ``indices`` from the official npz at ``path`` (keys ``imgs``, ``latents_classes``;
-    the constant colour column is dropped). Raises DatasetCorruptError naming the file when a
-    key is missing or has the wrong shape."""
-    with np.load(path, allow_pickle=False) as npz:
+def load_official(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return (uint8 images (M, 64, 64) in {0, 255}, factor classes (M, 5) int64) of every row
+    of the official npz at ``path`` (keys ``imgs``, ``latents_classes``; the constant colour
+    column is dropped; the official file has M = 737,280 in grid order). Raises
+    DatasetCorruptError naming the file when a key is missing or has the wrong shape."""
+    with np.load(path, allow_pickle=False) as npz:  # ``metadata`` (pickled) is never read
         missing = {"imgs", "latents_classes"} - set(npz.files)
         if missing:
             raise DatasetCorruptError(f"{path} lacks the dSprites keys {sorted(missing)}")
         imgs, classes = npz["imgs"], npz["latents_classes"]
-    if imgs.shape != (grid.NUM_IMAGES, 64, 64) or classes.shape != (grid.NUM_IMAGES, 6):
+    rows = len(imgs)
+    if imgs.shape[1:] != (64, 64) or classes.shape != (rows, 6):
         raise DatasetCorruptError(
             f"{path}: imgs {imgs.shape} / latents_classes {classes.shape}; expected "
-            f"({grid.NUM_IMAGES}, 64, 64) / ({grid.NUM_IMAGES}, 6): not the official file"
+            f"(M, 64, 64) / (M, 6) as in {OFFICIAL_FILE}"
         )
-    images = imgs[indices].astype(np.uint8)
-    images = images * np.uint8(255) if images.max() <= 1 else images  # official pixels are 0/1
-    return images, classes[indices, 1:].astype(np.int64)
+    classes = classes[:, 1:].astype(np.int64)
+    if (classes < 0).any() or (classes >= np.array(grid.FACTOR_SIZES)).any():
+        raise DatasetCorruptError(f"{path}: latents_classes outside {grid.FACTOR_SIZES}")
+    images = imgs.astype(np.uint8)
+    return (images * np.uint8(255) if images.max() <= 1 else images), classes  # official: 0/1
 
 
 class DSpritesDataModule(ImageDataModule):
@@ -67,7 +70,8 @@ class DSpritesDataModule(ImageDataModule):
         root: folder of the generated-array cache (``<root>/dsprites/``).
         npz_path: the official file (None: ``<root>/dsprites/<OFFICIAL_FILE>``).
         source: ``auto`` | ``official`` | ``generated``.
-        subset: grid points drawn (seeded by ``seed``) before splitting; None = all 737,280.
+        subset: grid points drawn (seeded by ``seed``) before splitting; None = all of them
+            (737,280; the official file's rows).
         image_size: 64, or 32/16/8 (area-averaged from 64).
         val_size, test_size: images held out of ``subset``.
         cache: keep generated arrays under ``root`` (a hash of the settings names the file).
@@ -114,6 +118,7 @@ class DSpritesDataModule(ImageDataModule):
             os.path.expanduser(str(npz_path or os.path.join(folder, OFFICIAL_FILE)))
         )
         self.subset = grid.NUM_IMAGES if subset is None else int(subset)
+        self._full = subset is None
         self.val_size, self.test_size = check_split_sizes(val_size, test_size, self.subset)
         self.cache = bool(cache)
         self.source = self._resolve_source(source)
@@ -129,13 +134,19 @@ class DSpritesDataModule(ImageDataModule):
             )
         return "official" if source == "official" or (source == "auto" and present) else "generated"
 
-    def grid_indices(self) -> np.ndarray:
-        """The ``subset`` flat grid indices used (seeded by ``seed``; all of them when full)."""
-        if self.subset == grid.NUM_IMAGES:
-            return np.arange(grid.NUM_IMAGES)
-        order = torch.randperm(
-            grid.NUM_IMAGES, generator=seeded_generator(self.seed, "dsprites/subset")
-        )
+    def pick(self, total: int) -> np.ndarray:
+        """The ``subset`` rows (sorted) of ``total`` used, drawn with a generator seeded by
+        ``seed`` (all rows when ``subset`` is None); raises naming ``data.subset`` if too many."""
+        if self._full:
+            self.subset = total
+            self.val_size, self.test_size = check_split_sizes(self.val_size, self.test_size, total)
+            return np.arange(total)
+        if self.subset > total:
+            raise ValueError(
+                f"data.subset={self.subset} but {self.npz_path} holds {total} images; set "
+                f"data.subset <= {total} (or null for all)."
+            )
+        order = torch.randperm(total, generator=seeded_generator(self.seed, "dsprites/subset"))
         return np.sort(order[: self.subset].numpy())
 
     def _cache_file(self) -> str:
@@ -144,12 +155,13 @@ class DSpritesDataModule(ImageDataModule):
         return os.path.join(self.root, "dsprites", f"generated_{self.image_size}px_{digest}.npz")
 
     def load_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return (uint8 images (N, S, S), factor classes (N, 5) int64) of ``grid_indices()``,
-        from the official file, the cache, or freshly rendered (then cached)."""
-        indices = self.grid_indices()
+        """Return (uint8 images (N, S, S), factor classes (N, 5) int64) of the ``subset``
+        picked: from the official file, the cache, or freshly rendered (then cached)."""
         if self.source == "official":
-            images, classes = load_official(self.npz_path, indices)
-            return grid.downsample(images, self.image_size), classes
+            images, classes = load_official(self.npz_path)
+            rows = self.pick(len(images))
+            return grid.downsample(images[rows], self.image_size), classes[rows]
+        indices = self.pick(grid.NUM_IMAGES)
         path = self._cache_file()
         if self.cache and os.path.isfile(path):
             with np.load(path, allow_pickle=False) as npz:

@@ -29,7 +29,11 @@ def _classifier(kind: str, num_trees: int, seed: int):
     from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 
     if kind == "random_forest":
-        return RandomForestClassifier(n_estimators=num_trees, max_depth=8, random_state=seed)
+        # every split considers every code dimension (max_features=None): with sqrt(D) random
+        # candidates a tree must split on irrelevant dimensions, which blurs the importances
+        return RandomForestClassifier(
+            n_estimators=num_trees, max_depth=8, max_features=None, random_state=seed
+        )
     if kind == "gbt":
         return GradientBoostingClassifier(n_estimators=num_trees, random_state=seed)
     raise ValueError(f"metrics.options.dci_classifier={kind!r}; use one of {'|'.join(CLASSIFIERS)}")
