@@ -225,10 +225,9 @@ class SampleQualityCallback(pl.Callback):
         if self.metric_names:
             self.metric_names = self.active_metrics(model.conditional)
         for stage_name in ("val", "test"):  # refuse a model or data a context metric cannot use
-            context = self._context(trainer, model, stage_name)
             for name in self._stage_names(stage_name)[1]:
                 if METRICS[name].check is not None:
-                    METRICS[name].check(context)
+                    METRICS[name].check(self._context(trainer, model, stage_name))
         if not self._ready:
             self._ready = True
             dataset = getattr(datamodule, "name", None)
