@@ -5,7 +5,8 @@ metrics its data is meant to be scored with, where FID/IS/KID (Inception feature
 say little and need Inception weights. When the run uses ``metrics=default`` and the command
 line does not set ``metrics.metrics``, genlab-train switches ``metrics.metrics`` to them and
 drops the image metrics' test overrides, logging the change (as ``data.binarize`` follows a
-model's ``data_binarize``, ``genlab.run.checks``). Any explicit choice wins.
+model's ``data_binarize``, ``genlab.run.checks``); genlab-eval does the same with the run's
+data config. Any explicit choice wins.
 """
 
 from __future__ import annotations
@@ -26,9 +27,15 @@ def _chosen_metrics_config() -> str | None:
     return HydraConfig.get().runtime.choices.get("metrics")
 
 
-def adapt_metrics_to_data(cfg: DictConfig, task_overrides: list[str]) -> None:
-    """Switch a defaulted ``metrics.metrics`` to ``data``'s declared ``default_metrics``."""
-    data, metrics = cfg.get("data"), cfg.get("metrics")
+def adapt_metrics_to_data(
+    cfg: DictConfig, task_overrides: list[str] | None = None, data: DictConfig | None = None
+) -> None:
+    """Switch a defaulted ``cfg.metrics.metrics`` to the declared ``default_metrics`` of the
+    data config ``data`` (default ``cfg.data``; genlab-eval passes the run's data config)."""
+    data = cfg.get("data") if data is None else data
+    metrics = cfg.get("metrics")
+    if task_overrides is None:  # the running Hydra job's command line ([] outside Hydra)
+        task_overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
     if not isinstance(data, DictConfig) or "_target_" not in data:
         return
     if not isinstance(metrics, DictConfig) or "_target_" not in metrics:
