@@ -92,6 +92,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
     from genlab.launch.job import isolated_job
     from genlab.run.checks import check_model_data
+    from genlab.run.data_metrics import adapt_metrics_to_data
     from genlab.run.instantiate import (
         instantiate_checked,
         instantiate_loggers,
@@ -120,6 +121,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         check_state_dict_matches(ckpt, ckpt_path, model, run_cfg.model)
         model.load_state_dict(ckpt["state_dict"])
         loggers = instantiate_loggers(cfg.get("logger"))
+        adapt_metrics_to_data(cfg, data=run_cfg.data)  # dsprites: mig, dci
         callbacks = instantiate_metrics(cfg.get("metrics"), datamodule, model)  # prior check
         trainer = hydra.utils.instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
         if cfg.split == "test":

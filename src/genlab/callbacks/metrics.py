@@ -24,6 +24,7 @@ from genlab.contract import require_generative
 from genlab.metrics.cache import ReferenceCache
 from genlab.metrics.collection import SampleQualityMetrics
 from genlab.metrics.conditional import CONDITIONAL_METRICS
+from genlab.metrics.context import MetricContext
 from genlab.metrics.extractors import EXTRACTORS, auto_extractor, build_extractor
 from genlab.metrics.multi import ExtractorSuites, as_mapping, usable_metrics
 from genlab.metrics.protocol import conditional_record, protocol_record
@@ -31,6 +32,7 @@ from genlab.metrics.registry import (
     METRICS,
     import_metric_modules,
     metric_keys,
+    split_context,
     validate_metric_names,
 )
 from genlab.metrics.sampling import add_generated, add_reference
@@ -61,8 +63,11 @@ class SampleQualityCallback(pl.Callback):
         reference_split: split of the real images (train | val | test).
         test_reference_split: split used at test end (None: ``reference_split``).
         cache_dir: folder of the reference-feature cache (None: no cache).
-        metrics: registered metric names (fid, is, kid, pr, class_acc, fid_class_mean, and
-            those of ``modules``).
+        metrics: registered metric names (fid, is, kid, pr, class_acc, fid_class_mean, mig,
+            dci, and those of ``modules``). Context metrics (``needs=("context",)``: mig, dci)
+            get a :class:`~genlab.metrics.context.MetricContext` (model, datamodule, split)
+            instead of generated images; with only context metrics no extractor is built and
+            nothing is generated.
         modules: dotted module names imported first, so the metrics and extractors they
             register (``register_metric``, ``register_extractor``) can be named; e.g. a metric
             defined outside genlab: ``metrics.modules=[my_pkg.my_metrics]``.
@@ -179,7 +184,9 @@ class SampleQualityCallback(pl.Callback):
         if self.test_overrides.get("metrics"):
             validate_metric_names(self.test_overrides["metrics"])
         self.resize, self.extractor_weights = resize, as_mapping(extractor_weights)
-        self.metric_names = validate_metric_names(metrics)
+        #: image metrics (one generation pass) and context metrics (model + data)
+        self.metric_names, self.context_names = split_context(validate_metric_names(metrics))
+        self._ready = False
         self.every_n_epochs, self.num_fake, self.num_real = every_n_epochs, num_fake, num_real
         self.batch_size, self.extractor_name = batch_size, extractor
         self.inception_weights = inception_weights
@@ -196,7 +203,7 @@ class SampleQualityCallback(pl.Callback):
             per_class_min_samples=int(per_class_min_samples),
             options=dict(options or {}),
         )
-        self.suite: SampleQualityMetrics | None = None  #: the primary suite at val
+        self.suite: SampleQualityMetrics | None = None  #: the primary suite at val (or None)
         self.groups: dict[str, ExtractorSuites] = {}  #: per stage ("val", "test")
         self.best_fid = math.inf
         self.last_results: dict[str, float] = {}
@@ -215,8 +222,14 @@ class SampleQualityCallback(pl.Callback):
         if self.num_fake < trainer.world_size:
             raise ValueError(f"metrics.num_fake={self.num_fake} < world size {trainer.world_size}")
         model = require_generative(pl_module, "sample-quality metrics")
-        self.metric_names = self.active_metrics(model.conditional)
-        if not self.groups:
+        if self.metric_names:
+            self.metric_names = self.active_metrics(model.conditional)
+        for stage_name in ("val", "test"):  # refuse a model or data a context metric cannot use
+            for name in self._stage_names(stage_name)[1]:
+                if METRICS[name].check is not None:
+                    METRICS[name].check(self._context(trainer, model, stage_name))
+        if not self._ready:
+            self._ready = True
             dataset = getattr(datamodule, "name", None)
             built: dict[str, Any] = {}
 
@@ -238,20 +251,40 @@ class SampleQualityCallback(pl.Callback):
                     **self.metric_kwargs,
                 )
 
-            self.groups["val"] = group(self.extractor_names, self.metric_names)
-            test_metrics = self.test_overrides.get("metrics")
-            test_metrics = (
-                self.active_metrics(model.conditional, test_metrics)
-                if test_metrics
-                else self.metric_names
-            )
+            if self.metric_names:
+                self.groups["val"] = group(self.extractor_names, self.metric_names)
+            test_metrics = self._stage_names("test")[0]
+            if test_metrics and self.test_overrides.get("metrics"):
+                test_metrics = self.active_metrics(model.conditional, test_metrics)
             test_names = self.test_overrides.get("extractors") or self.extractor_names
-            self.groups["test"] = (
-                group(test_names, test_metrics)
-                if self.test_overrides.get("metrics") or self.test_overrides.get("extractors")
-                else self.groups["val"]
-            )
-            self.suite = self.groups["val"].primary
+            own_test = self.test_overrides.get("metrics") or self.test_overrides.get("extractors")
+            if test_metrics:
+                self.groups["test"] = (
+                    group(test_names, test_metrics)
+                    if own_test or "val" not in self.groups
+                    else self.groups["val"]
+                )
+            self.suite = self.groups["val"].primary if "val" in self.groups else None
+
+    def _stage_names(self, stage: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(image metrics, context metrics) evaluated at ``stage`` (test: ``metrics.test``)."""
+        override = self.test_overrides.get("metrics") if stage == "test" else None
+        if override:
+            return split_context(validate_metric_names(override))
+        return self.metric_names, self.context_names
+
+    def _context(self, trainer: pl.Trainer, model: object, stage: str) -> MetricContext:
+        """The context metrics' view of this evaluation: model, datamodule, split, options."""
+        return MetricContext(
+            model=model,
+            datamodule=trainer.datamodule,
+            stage=stage,
+            split="test" if stage == "test" else "val",
+            seed=self.seed,
+            options=dict(self.metric_kwargs["options"]),
+            rank=trainer.global_rank,
+            world_size=trainer.world_size,
+        )
 
     def active_metrics(
         self, conditional_model: bool, names: Sequence[str] | None = None
@@ -274,10 +307,12 @@ class SampleQualityCallback(pl.Callback):
         """Every ``<stage>/<key>`` this callback logs (val and test, and ``val/fid_best``), from
         the registry: what ``optimized_metric`` and checkpoint monitoring may name before the
         first evaluation. Call after ``setup`` for the label metrics of conditional models."""
-        test_metrics = self.test_overrides.get("metrics") or self.metric_names
         test_names = self.test_overrides.get("extractors") or self.extractor_names
-        keys = {f"val/{k}" for k in self._keys(self.extractor_names, self.metric_names)}
-        keys |= {f"test/{k}" for k in self._keys(test_names, test_metrics)}
+        keys: set[str] = set()
+        for stage, extractors in (("val", self.extractor_names), ("test", test_names)):
+            image, context = self._stage_names(stage)
+            keys |= {f"{stage}/{k}" for k in self._keys(extractors, image) if image}
+            keys |= {f"{stage}/{k}" for k in metric_keys(context)}
         return keys | ({"val/fid_best"} if "fid" in self.metric_names else set())
 
     @staticmethod
@@ -321,8 +356,42 @@ class SampleQualityCallback(pl.Callback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str
     ) -> dict[str, float]:
         """Compute the metrics on every rank, log them as ``<stage>/<name>``; return them."""
-        if not self.groups:
+        if not self._ready:
             self.setup(trainer, pl_module, stage)
+        model = require_generative(pl_module, "sample-quality metrics")
+        key = "test" if stage == "test" else "val"
+        results: dict[str, float] = {}
+        self.protocol = {"dataset": getattr(trainer.datamodule, "name", None), "seed": self.seed}
+        if key in self.groups:
+            results.update(self._evaluate_images(trainer, pl_module, stage))
+        context_names = self._stage_names(key)[1]
+        if context_names:
+            context = self._context(trainer, model, key)
+            for name in context_names:
+                metric = METRICS[name]
+                out = metric.compute(context, {"context": context})
+                results.update({k: float(v) for k, v in out.items() if k in metric.keys})
+            self.protocol["context_metrics"] = {
+                "metrics": list(context_names),
+                "split": context.split,
+                "options": context.options,
+            }
+        self.last_results = {f"{stage}/{k}": v for k, v in results.items()}
+        for name, value in self.last_results.items():
+            pl_module.log(name, value, sync_dist=False)
+        data_protocol = getattr(trainer.datamodule, "protocol", None)
+        if callable(data_protocol):
+            self.protocol["data"] = data_protocol()
+        if stage == "val" and "fid" in results:
+            self.best_fid = min(self.best_fid, results["fid"])
+            pl_module.log("val/fid_best", self.best_fid, sync_dist=False)
+        self._write_wandb(trainer, stage)
+        return self.last_results
+
+    def _evaluate_images(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str
+    ) -> dict[str, float]:
+        """The image metrics: generate, add the reference, compute; fills ``self.protocol``."""
         group = self.groups["test" if stage == "test" else "val"].to(pl_module.device)
         group.reset()
         suite = group.primary
@@ -339,9 +408,6 @@ class SampleQualityCallback(pl.Callback):
             )
         num_real = num_real_used
         results = group.compute()
-        self.last_results = {f"{stage}/{k}": v for k, v in results.items()}
-        for key, value in self.last_results.items():
-            pl_module.log(key, value, sync_dist=False)
         self.protocol = protocol_record(
             suite.extractor,
             num_real,
@@ -357,16 +423,9 @@ class SampleQualityCallback(pl.Callback):
             if overrides
             else f"{stage}: the configured metrics"
         )
-        data_protocol = getattr(trainer.datamodule, "protocol", None)
-        if callable(data_protocol):
-            self.protocol["data"] = data_protocol()
         if suite.needs_labels:
             self.protocol["conditional"] = conditional_record(suite, results, num_real, num_fake)
-        if stage == "val" and "fid" in results:
-            self.best_fid = min(self.best_fid, results["fid"])
-            pl_module.log("val/fid_best", self.best_fid, sync_dist=False)
-        self._write_wandb(trainer, stage)
-        return self.last_results
+        return results
 
     def _write_wandb(self, trainer: pl.Trainer, stage: str) -> None:
         """Rank 0: protocol into the W&B config as ONE nested ``metrics_protocol`` entry (what

@@ -91,6 +91,12 @@ class SampleQualityMetrics(nn.Module):
     ) -> None:
         super().__init__()
         self.names = validate_metric_names(metrics)
+        context = [n for n in self.names if METRICS[n].is_context]
+        if context:
+            raise ValueError(
+                f"metrics {context} read the model and data (context metrics), not images; the "
+                "metrics callback computes them (metrics.metrics), a sample suite cannot"
+            )
         self.extractor = extractor
         self.seed, self.is_splits = seed, is_splits
         self.kid_subsets, self.kid_subset_size, self.kid_degree = (
@@ -182,5 +188,6 @@ class SampleQualityMetrics(nn.Module):
 # the built-in metrics defined in their own modules register on import
 from genlab.metrics import cmmd as _cmmd  # noqa: E402, F401
 from genlab.metrics import conditional as _conditional  # noqa: E402, F401
+from genlab.metrics import disentanglement_metrics as _disentanglement  # noqa: E402, F401
 from genlab.metrics import infinity as _infinity  # noqa: E402, F401
 from genlab.metrics import prdc as _prdc  # noqa: E402, F401

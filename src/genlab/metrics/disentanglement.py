@@ -8,7 +8,8 @@ information of the (bin, factor value) histogram, and
 
 with z_(1), z_(2) the two latent dims most informative about factor k. 1 for a code in which
 each factor is a function of one dimension that carries nothing about the others; about 0 for
-codes independent of the factors. Not yet registered as a sample metric (see the report).
+codes independent of the factors. Registered as the context metric ``mig`` (``val/mig``) in
+``genlab.metrics.disentanglement_metrics``.
 """
 
 from __future__ import annotations

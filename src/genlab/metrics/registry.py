@@ -16,9 +16,18 @@ import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-#: the states a metric may read: streamed FID sums, or gathered (DDP-concatenated) tensors
+#: the states a metric may read: streamed FID sums, or gathered (DDP-concatenated) tensors,
+#: or ``context``: the model and datamodule (``genlab.metrics.context.MetricContext``)
 STATES = frozenset(
-    {"fid", "real_features", "fake_features", "fake_logits", "fake_labels", "real_labels"}
+    {
+        "fid",
+        "real_features",
+        "fake_features",
+        "fake_logits",
+        "fake_labels",
+        "real_labels",
+        "context",
+    }
 )
 
 
@@ -35,12 +44,25 @@ class SampleMetric:
         compute: ``(suite, gathered_state) -> {key: value}``.
         conditional: True when it needs labels: added by ``metrics.conditional=true`` for
             class-conditional models (and refused for unconditional ones).
+        check: for a context metric, ``check(context)`` raises ValueError before training when
+            the model or data cannot give what it needs (the message names the key and the fix).
+
+    A metric whose ``needs`` is ``{"context"}`` is a *context metric*: it reads the model and
+    the datamodule through a :class:`~genlab.metrics.context.MetricContext`, not generated
+    images; the callback computes it once per evaluation as ``compute(context, {"context":
+    context})`` and builds no extractor or samples for it (e.g. MIG and DCI, which encode data).
     """
 
     keys: tuple[str, ...]
     needs: frozenset[str]
     compute: Callable[[Any, dict[str, Any]], dict[str, Any]]
     conditional: bool = False
+    check: Callable[[Any], None] | None = None
+
+    @property
+    def is_context(self) -> bool:
+        """True for a context metric (reads the model and data, no generated images)."""
+        return self.needs == frozenset({"context"})
 
 
 #: name -> SampleMetric (``metrics.metrics=[...]``); add one with ``register_metric``
@@ -48,12 +70,19 @@ METRICS: dict[str, SampleMetric] = {}
 
 
 def register_metric(
-    name: str, keys: Sequence[str], needs: Sequence[str], conditional: bool | None = None
+    name: str,
+    keys: Sequence[str],
+    needs: Sequence[str],
+    conditional: bool | None = None,
+    check: Callable[[Any], None] | None = None,
 ) -> Callable:
     """Decorator: register ``fn(suite, state) -> {key: value}`` as the sample metric ``name``.
 
     ``keys``: the scalar keys it logs; ``needs``: the states it reads (``STATES``);
-    ``conditional``: needs labels (default: True when ``needs`` holds a label state).
+    ``conditional``: needs labels (default: True when ``needs`` holds a label state);
+    ``check``: context metrics only, ``check(context)`` refuses unusable models/data early.
+    ``needs=("context",)`` registers a context metric ``fn(context, state)`` (``SampleMetric``);
+    ``context`` cannot be combined with image states.
     Re-registering a name replaces it (a module imported twice stays consistent).
     """
     unknown = set(needs) - STATES
@@ -63,11 +92,16 @@ def register_metric(
             f"or no keys ({list(keys)})"
         )
     needs = frozenset(needs)
+    if "context" in needs and len(needs) > 1:
+        raise ValueError(
+            f"metric {name!r}: needs {sorted(needs)} mixes the context with image states; a "
+            "context metric reads the model and data itself (needs=('context',))"
+        )
     if conditional is None:
         conditional = bool(needs & {"fake_labels", "real_labels"})
 
     def wrap(fn: Callable) -> Callable:
-        METRICS[name] = SampleMetric(tuple(keys), needs, fn, bool(conditional))
+        METRICS[name] = SampleMetric(tuple(keys), needs, fn, bool(conditional), check)
         return fn
 
     return wrap
@@ -99,6 +133,12 @@ def validate_metric_names(metrics: Sequence[str]) -> tuple[str, ...]:
             "of your own: register it and name its module in metrics.modules)"
         )
     return tuple(dict.fromkeys(names))
+
+
+def split_context(names: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return (image metrics, context metrics) of the registered ``names``, order kept."""
+    image = tuple(n for n in names if not METRICS[n].is_context)
+    return image, tuple(n for n in names if METRICS[n].is_context)
 
 
 def metric_keys(names: Sequence[str]) -> tuple[str, ...]:

@@ -61,11 +61,14 @@ def adapt_data_to_model(cfg: DictConfig) -> None:
     only by default, it is switched (and logged), so experiments need not repeat it; when the
     user set it on the command line, a ValueError names the conflict before any compute.
     ``data.image_size`` is adapted the same way to the nets' ``supported_image_sizes``
-    (:func:`adapt_image_size`).
+    (:func:`adapt_image_size`), and a defaulted ``metrics.metrics`` to the data's declared
+    ``default_metrics`` (``genlab.run.data_metrics``).
     """
     from genlab.contract import GenerativeModel
+    from genlab.run.data_metrics import adapt_metrics_to_data
 
     adapt_image_size(cfg)
+    adapt_metrics_to_data(cfg, _task_overrides())  # data=dsprites: metrics=[mig, dci]
     if "binarize" not in cfg.get("data", {}) or "_target_" not in cfg.get("model", {}):
         return
     cls = hydra.utils.get_class(cfg.model._target_)
