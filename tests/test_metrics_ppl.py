@@ -284,3 +284,90 @@ def test_weights_script_joins_backbone_and_heads(tmp_path):
     heads = torch.load(Path(inspect.getfile(_LPIPS)).parent / "lpips_models/vgg.pth",
                        map_location="cpu", weights_only=True)  # fmt: skip
     assert torch.equal(module.lin4.model[-1].weight, heads["lin4.model.1.weight"])
+
+
+STYLEGAN2_TINY = [
+    "model=stylegan2",
+    "data.image_size=16",
+    "model.generator.latent_dim=16",
+    "model.generator.w_dim=16",
+    "model.generator.channel_base=128",
+    "model.generator.channel_max=16",
+    "model.generator.mapping_layers=2",
+    "model.discriminator.channel_base=128",
+    "model.discriminator.channel_max=16",
+]
+
+
+def test_w_space_on_stylegan2(tmp_path):
+    """space=w: the GAN's mapping and synthesis give its samples; the two images of a pair see
+    the same noise inputs (a zero-length step has distance 0); PPL in w is finite."""
+    import hydra
+
+    from helpers.config import compose_config
+
+    model = hydra.utils.instantiate(compose_config(STYLEGAN2_TINY, tmp_path).model)
+    assert model.has_mapping and not LinearImages().has_mapping
+    z = model.sample_noise(3, torch.Generator().manual_seed(0))
+    torch.manual_seed(5)
+    direct = model.generate(z)
+    torch.manual_seed(5)
+    mapped = model.generate_mapped(model.map_latent(z))
+    assert torch.equal(direct, mapped)
+    metric = PerceptualPathLength(PPLSettings(space="w", num_samples=4), distance=Squared())
+    ws = model.map_latent(z)
+    assert torch.equal(
+        metric._pair(model, ws, ws, None, seed=11), torch.zeros(3, dtype=torch.float64)
+    )
+    metric.update(model, 4, torch.Generator().manual_seed(0), batch_size=4)
+    assert math.isfinite(metric.compute()["ppl"]) and metric.record()["ppl_interpolation"] == "lerp"
+
+
+def test_genlab_eval_fake_folder_refuses_ppl(tmp_path):
+    """genlab-eval fake=<folder>: samples without a model have no latent paths."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from PIL import Image
+
+    from genlab.eval_samples import evaluate_samples
+    from genlab.metrics.score_files import SampleFileError
+    from genlab.utils.config_dir import CONFIG_DIR
+
+    for i in range(4):
+        Image.fromarray(np.full((28, 28), 40 * i, np.uint8)).save(tmp_path / f"{i}.png")
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        overrides = [f"fake={tmp_path}", "real=digits:train", "ckpt_path=none"]
+        cfg = compose(
+            "eval", [*overrides, "metrics.metrics=[fid,ppl]", f"output_file={tmp_path}/o"]
+        )
+        with pytest.raises(SampleFileError, match=r"\['ppl'\], which measure the model's lat"):
+            evaluate_samples(cfg)
+
+
+def test_callback_logs_ppl_and_its_protocol(lpips_file, tmp_path):
+    """metrics.metrics=[fid, ppl] in a real Trainer: val/ppl logged, settings and the LPIPS
+    file's hash in the protocol; a missing LPIPS file stops at setup, before any training."""
+    from genlab.callbacks.metrics import SampleQualityCallback
+    from helpers.metrics_fakes import TinyGenerator, TinyImageData
+
+    small = dict(num_fake=12, num_real=16, batch_size=12, extractor="digits_classifier")
+    options = {"ppl_num_samples": 4, "ppl_epsilon": 1e-3}
+    callback = SampleQualityCallback(**small, metrics=["fid", "ppl"], options=options,
+                                     extractor_weights=weights(lpips_file))  # fmt: skip
+    assert "val/ppl" in callback.declared_keys()
+    trainer = pl.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=1,
+                         enable_checkpointing=False, enable_progress_bar=False, logger=False,
+                         callbacks=[callback], default_root_dir=tmp_path)  # fmt: skip
+    trainer.fit(TinyGenerator(size=28), datamodule=TinyImageData(size=28))
+    assert math.isfinite(float(trainer.callback_metrics["val/ppl"]))
+    assert callback.protocol["ppl_epsilon"] == 1e-3 and callback.protocol["ppl_num_samples"] == 4
+    assert callback.protocol["ppl_lpips_vgg_hash"] == callback.suite.ppl.weights_hash
+    missing = SampleQualityCallback(**small, metrics=["fid", "ppl"],
+                                    extractor_weights=weights(tmp_path / "none.pth"))  # fmt: skip
+    trainer = pl.Trainer(max_epochs=1, logger=False, callbacks=[missing],
+                         enable_progress_bar=False, default_root_dir=tmp_path)  # fmt: skip
+    model = TinyGenerator(size=28)
+    with pytest.raises(LPIPSWeightsError, match="none.pth, no such file"):
+        trainer.fit(model, datamodule=TinyImageData(size=28))
+    assert trainer.global_step == 0
