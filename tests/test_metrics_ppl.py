@@ -371,3 +371,36 @@ def test_callback_logs_ppl_and_its_protocol(lpips_file, tmp_path):
     with pytest.raises(LPIPSWeightsError, match="none.pth, no such file"):
         trainer.fit(model, datamodule=TinyImageData(size=28))
     assert trainer.global_step == 0
+
+
+def _ddp_worker(rank: int, world_size: int, init_file: str, out_dir: str) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
+                            world_size=world_size)  # fmt: skip
+    try:
+        metric = PerceptualPathLength(PPLSettings(num_samples=10), distance=Squared())
+        metric.update(LinearImages(), 5 + rank, torch.Generator().manual_seed(rank))
+        torch.save(metric.compute(), f"{out_dir}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.ddp
+@pytest.mark.slow  # two spawned processes: 41 s here at load average ~15
+def test_two_ranks_equal_one_process_on_the_same_paths(tmp_path):
+    """Each rank draws its own paths (5 and 6 here); synced, they give the 1-process value of
+    the same 11 paths (cat state in rank order; percentiles over all of them)."""
+    import torch.multiprocessing as mp
+
+    mp.spawn(_ddp_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    one = PerceptualPathLength(PPLSettings(num_samples=10), distance=Squared())
+    for rank in range(2):
+        one.update(LinearImages(), 5 + rank, torch.Generator().manual_seed(rank))
+    expected = one.compute()
+    for rank in range(2):
+        got = torch.load(tmp_path / f"rank{rank}.pt")
+        assert got["ppl_num_samples"] == 11
+        # the same float64 distances, reduced in the same order: equal to float64 rounding
+        assert got["ppl"] == pytest.approx(expected["ppl"], rel=1e-12), rank
