@@ -282,37 +282,45 @@ def main() -> None:
     args = dict(vars(ns), weights=weights)
     load_before = os.getloadavg()
     torch.set_num_threads(ns.threads)
-    results = []
+    results: list[dict] = []
+
+    def write(fd: dict | None = None) -> None:  # after every point: a partial run keeps its data
+        from genlab.metrics.protocol import library_versions
+
+        add_ratios(results)
+        report = {
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "command": " ".join(sys.argv),
+            "settings": {k: v for k, v in args.items() if k != "out"},
+            "machine": {
+                "platform": platform.platform(),
+                "cpus": mp.cpu_count(),
+                "device": ns.device,
+                "torch_threads": ns.threads,
+                "load_average_before": load_before,
+                "load_average_now": os.getloadavg(),
+            },
+            "versions": {**library_versions(), "clean_fid": _version("clean-fid")},
+            "notes": "clean_fid: custom_feat_extractor = torch-fidelity's InceptionV3 layers with"
+            " the same weights (its own TorchScript Inception cannot load a local state dict);"
+            " its FID is compared with genlab_clean's. torchmetrics: antialias=False (TF1"
+            " resize). N < 2048 leaves the covariances singular: scipy's sqrtm (clean-fid) and"
+            " the eigenvalue traces (genlab/torch-fidelity, torchmetrics) then differ.",
+            "complete": fd is not None,
+            "results": results,
+            "fd_only": fd,
+        }
+        out.write_text(json.dumps(report, indent=2))
+
     for num in (int(s) for s in ns.sizes.split(",")):
         for which in libraries:
             result = measure(which, args, num)
             results.append(result)
             print(f"{which:>15} N={num:>5}: {result['seconds']:7.2f} s, FID {result['fid']:.6g}, "
                   f"{result['peak_rss_mb']:.0f} MB peak RSS", flush=True)  # fmt: skip
-    add_ratios(results)
+            write()
     fd = fd_only(ns.fd_samples)
-    from genlab.metrics.protocol import library_versions
-
-    report = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "command": " ".join(sys.argv),
-        "settings": {k: v for k, v in args.items() if k != "out"},
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": mp.cpu_count(),
-            "device": ns.device,
-            "torch_threads": ns.threads,
-            "load_average_before": load_before,
-            "load_average_after": os.getloadavg(),
-        },
-        "versions": {**library_versions(), "clean_fid": _version("clean-fid")},
-        "notes": "clean_fid: custom_feat_extractor = torch-fidelity's InceptionV3 layers with the"
-        " same weights (its own TorchScript Inception cannot load a local state dict); its FID is"
-        " compared with genlab_clean's. torchmetrics: antialias=False (TF1 resize).",
-        "results": results,
-        "fd_only": fd,
-    }
-    out.write_text(json.dumps(report, indent=2))
+    write(fd)
     for r in results:
         print(f"{r['library']:>15} N={r['n_real']:>5}: x{r.get('time_ratio_to_genlab', 1):.2f} "
               f"time of genlab, FID rel. diff {r.get('fid_rel_diff', 0):.1e} "

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchmetrics.functional.image.lpips import _LPIPS
+from torchmetrics.functional.image.lpips import _LPIPS, ScalingLayer
 
 from genlab.metrics import weights as weights_mod
 from genlab.metrics.vit_extractors import load_state_dict, resolve_weights
@@ -51,13 +51,24 @@ def how_to_provide(net: str, reason: str) -> str:
     )
 
 
-def lpips_network(net: str = "vgg", resize: int | None = None) -> nn.Module:
-    """torchmetrics' LPIPS module with random weights (nothing downloaded), eval mode, frozen.
+def lpips_network(net: str = "vgg", resize: int | None = None, meta: bool = False) -> nn.Module:
+    """torchmetrics' LPIPS module with random weights (nothing downloaded), eval mode.
 
-    ``resize``: side (px) both images are resized to before the backbone (None: as given)."""
+    ``resize``: side (px) both images are resized to before the backbone (None: as given).
+    ``meta``: build it on the meta device (no memory, no random init: torchvision's VGG16 comes
+    with a 124M-parameter classifier that LPIPS drops); fill it with ``load_state_dict(...,
+    assign=True)`` and :func:`_restore_buffers`."""
     if net not in NETS:
         raise ValueError(f"metrics.options.ppl_lpips_net={net!r}; allowed: {', '.join(NETS)}")
-    return _LPIPS(pretrained=False, net=net, pnet_rand=True, resize=resize).eval()
+    if not meta:
+        return _LPIPS(pretrained=False, net=net, pnet_rand=True, resize=resize).eval()
+    with torch.device("meta"):
+        return _LPIPS(pretrained=False, net=net, pnet_rand=True, resize=resize).eval()
+
+
+def _restore_buffers(module: nn.Module) -> None:
+    """Re-create the constant input scaling (non-persistent buffers, not in state dicts)."""
+    module.scaling_layer = ScalingLayer()
 
 
 def build_lpips(
@@ -82,18 +93,19 @@ def build_lpips(
     if path is None:
         raise LPIPSWeightsError(how_to_provide(net, f"metrics.extractor_weights.{key} is not set."))
     weights_mod.check_weights_file(path)
-    module = lpips_network(net, resize)
+    module = lpips_network(net, resize, meta=True)
     state = load_state_dict(path)
     try:
-        module.load_state_dict(state, strict=True)
+        module.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as err:
         first = str(err).splitlines()[0:3]
         raise LPIPSWeightsError(
             how_to_provide(net, f"{path} does not fit the {net} LPIPS ({' '.join(first)}).")
         ) from None
+    _restore_buffers(module)
     for param in module.parameters():
         param.requires_grad_(False)
-    return module, path
+    return module.eval(), path
 
 
 def lpips_state_dict(net: str = "vgg") -> dict[str, torch.Tensor]:
