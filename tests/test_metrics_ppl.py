@@ -263,7 +263,7 @@ def test_registered_and_computed_from_the_generation_pass(lpips_file):
     assert settings["ppl_num_samples"] == 6 and settings["ppl_lpips_vgg_path"] == str(lpips_file)
 
 
-@pytest.mark.slow  # three VGG16 builds and two 59 MB files: 31 s here at load average 10
+@pytest.mark.slow  # two full torchvision VGG16 builds, 59 MB files: 16-31 s here at load 10-14
 def test_weights_script_joins_backbone_and_heads(tmp_path):
     """scripts/make_lpips_weights.py with a local torchvision backbone file (random here): the
     written file loads through ``build_lpips``, with that backbone and torchmetrics' heads."""
@@ -388,7 +388,7 @@ def _ddp_worker(rank: int, world_size: int, init_file: str, out_dir: str) -> Non
 
 
 @pytest.mark.ddp
-@pytest.mark.slow  # two spawned processes: 41 s here at load average ~15
+@pytest.mark.slow  # two spawned processes: 32-41 s here at load average 11-15
 def test_two_ranks_equal_one_process_on_the_same_paths(tmp_path):
     """Each rank draws its own paths (5 and 6 here); synced, they give the 1-process value of
     the same 11 paths (cat state in rank order; percentiles over all of them)."""
