@@ -49,6 +49,9 @@ class GenerativeModel(ABC):
     num_classes: int = 0
     #: discrete-latent models: code histogram (K,) of the last validation epoch; else None
     code_counts: Tensor | None = None
+    #: False when ``generate`` snaps latents to discrete codes (VQ-VAE): latent paths are then
+    #: piecewise constant, so path metrics (the perceptual path length) are refused
+    continuous_latent: bool = True
 
     # ----- what every family declares -----------------------------------------------------
     @property
@@ -86,6 +89,20 @@ class GenerativeModel(ABC):
     def has_ema(self) -> bool:
         """True when ``generate`` uses an averaged copy of the weights (see ``generate_raw``)."""
         return False
+
+    @property
+    def has_mapping(self) -> bool:
+        """True when a mapping network z -> w exists (``map_latent`` / ``generate_mapped``;
+        style-based generators): the perceptual path length can then be measured in w."""
+        return False
+
+    def map_latent(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Return the intermediate latents w of ``z`` (style-based generators only)."""
+        raise NotImplementedError(f"{type(self).__name__} has no mapping network (has_mapping)")
+
+    def generate_mapped(self, w: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Return samples for intermediate latents ``w`` (from ``map_latent``), as ``generate``."""
+        raise NotImplementedError(f"{type(self).__name__} has no mapping network (has_mapping)")
 
     def sample_noise(self, num: int, generator: torch.Generator | None = None) -> Tensor:
         """Return prior latents z ~ N(0, I), (num, *latent_shape), on the module's device.

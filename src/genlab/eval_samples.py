@@ -49,7 +49,7 @@ def evaluate_samples(cfg: DictConfig) -> dict[str, float]:
     from genlab.metrics.extractors import auto_extractor, build_extractor
     from genlab.metrics.multi import ExtractorSuites, as_mapping
     from genlab.metrics.protocol import protocol_record
-    from genlab.metrics.registry import import_metric_modules
+    from genlab.metrics.registry import METRICS, import_metric_modules
     from genlab.utils.run_files import write_json
 
     m = cfg.get("metrics")
@@ -93,6 +93,13 @@ def evaluate_samples(cfg: DictConfig) -> dict[str, float]:
         for n in names
     ]
     metric_names = ["fid"] if real is None else list(m.metrics)
+    model_metrics = [n for n in metric_names if n in METRICS and METRICS[n].needs_model]
+    if model_metrics:
+        raise S.SampleFileError(
+            f"metrics.metrics holds {model_metrics}, which measure the model's latent paths: "
+            f"fake={fake_spec} has samples but no model. Evaluate a checkpoint (genlab-eval "
+            "ckpt_path=...) for them, or drop them here"
+        )
     options = OmegaConf.to_container(m.options, resolve=True) if m.get("options") else {}
     group = ExtractorSuites(
         extractors[:1] if real is None else extractors,

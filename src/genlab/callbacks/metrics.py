@@ -202,6 +202,7 @@ class SampleQualityCallback(pl.Callback):
             pr_k=pr_k,
             per_class_min_samples=int(per_class_min_samples),
             options=dict(options or {}),
+            extractor_weights=self.extractor_weights,
         )
         self.suite: SampleQualityMetrics | None = None  #: the primary suite at val (or None)
         self.groups: dict[str, ExtractorSuites] = {}  #: per stage ("val", "test")

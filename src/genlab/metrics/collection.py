@@ -17,6 +17,7 @@ from torch import nn
 from genlab.metrics import functional as F
 from genlab.metrics.extractors import ExtractorOutput, FeatureExtractor
 from genlab.metrics.fidelity import FID, GatheredFeatures
+from genlab.metrics.ppl import PerceptualPathLength, PPLSettings
 from genlab.metrics.registry import (  # noqa: F401  (re-exported: the registry's public names)
     METRICS,
     SampleMetric,
@@ -71,7 +72,9 @@ class SampleQualityMetrics(nn.Module):
         num_classes: K of a class-conditional model (the label metrics); 0 when unconditional.
         per_class_min_samples: per-class FID only for classes with this many real and fake.
         options: settings of further metrics (e.g. one defined outside genlab reads
-            ``suite.options["my_setting"]``); recorded in the protocol.
+            ``suite.options["my_setting"]``); recorded in the protocol. The perceptual path
+            length reads ``ppl_*`` (``genlab.metrics.ppl.PPLSettings``).
+        extractor_weights: ``metrics.extractor_weights`` (the PPL's ``lpips_vgg`` file).
     """
 
     def __init__(
@@ -88,6 +91,7 @@ class SampleQualityMetrics(nn.Module):
         num_classes: int = 0,
         per_class_min_samples: int = 100,
         options: Mapping[str, Any] | None = None,
+        extractor_weights: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.names = validate_metric_names(metrics)
@@ -109,7 +113,11 @@ class SampleQualityMetrics(nn.Module):
         self.options = dict(options or {})
         needs = set().union(*(METRICS[name].needs for name in self.names))
         self.fid = FID(num_features=extractor.num_features) if "fid" in needs else None
-        keep = tuple(sorted(needs - {"fid"}))
+        self.ppl = None  # built here, so a missing LPIPS file fails before any compute
+        if "ppl_distances" in needs:
+            settings = PPLSettings.from_options(self.options)
+            self.ppl = PerceptualPathLength(settings, extractor_weights=extractor_weights)
+        keep = tuple(sorted(needs - {"fid", "ppl_distances"}))
         self.gathered = GatheredFeatures(keep=keep) if keep else None
         #: non-scalar outputs of the last ``compute()`` (per-class lists...), by metric name
         self.details: dict[str, dict[str, Any]] = {}
@@ -124,8 +132,25 @@ class SampleQualityMetrics(nn.Module):
         """True when a configured metric reads labels (fake requested or real)."""
         return any(METRICS[name].conditional for name in self.names)
 
+    @property
+    def needs_model(self) -> bool:
+        """True when a configured metric reads the model's latent paths (``ppl``)."""
+        return any(METRICS[name].needs_model for name in self.names)
+
     def _metrics(self) -> list[nn.Module]:
-        return [m for m in (self.fid, self.gathered) if m is not None]
+        return [m for m in (self.fid, self.gathered, self.ppl) if m is not None]
+
+    @property
+    def path_samples(self) -> int:
+        """Latent paths the path metrics want per evaluation (``ppl_num_samples``; 0: none)."""
+        return self.ppl.settings.num_samples if self.ppl is not None else 0
+
+    def update_paths(
+        self, model: Any, num: int, generator: torch.Generator, batch_size: int = 100
+    ) -> None:
+        """Add ``num`` latent paths of ``model`` to the path metrics (``ppl``); no-op without."""
+        if self.ppl is not None:
+            self.ppl.update(model, num, generator, batch_size)
 
     def extract(self, images: torch.Tensor) -> ExtractorOutput:
         """Return the extractor's features and logits for uint8 or [0, 1] float images."""
@@ -182,6 +207,8 @@ class SampleQualityMetrics(nn.Module):
                 num_classes=self.num_classes, per_class_min_samples=self.per_class_min_samples
             )
         out.update(self.options)
+        if self.ppl is not None:
+            out.update(self.ppl.record())
         return out
 
 

@@ -214,13 +214,16 @@ class DigitsClassifierExtractor(FeatureExtractor):
             )
         self.net = digits_net.DigitsNet()
         self.net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        # channels_last: ~2.4x faster on CPU (vectorized max-pool), same values to float rounding
+        self.net = self.net.to(memory_format=torch.channels_last)
         self.weights_path = str(path.resolve())
         self.weights_hash = weights.file_hash(path)
         self.eval()
 
     def _extract(self, images: torch.Tensor) -> ExtractorOutput:
-        x = images.float().div(255.0).mean(dim=1, keepdim=True)
-        return ExtractorOutput(*self.net.features_and_logits(digits_net.resize_to_input(x)))
+        x = digits_net.resize_to_input(images.float().div(255.0).mean(dim=1, keepdim=True))
+        x = x.contiguous(memory_format=torch.channels_last)
+        return ExtractorOutput(*self.net.features_and_logits(x))
 
 
 def build_extractor(name: str, **options: object) -> FeatureExtractor:

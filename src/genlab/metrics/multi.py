@@ -6,7 +6,8 @@ per extractor from the same images. Keys: the first extractor's are unchanged (`
 ``kid_mean``...), the others' carry the extractor's name (``fd_dinov2_vitl14`` is FD_DINOv2,
 ``fid_dinov2_vitb14``, ``cmmd_clip_vitl14``). Metrics an extractor cannot give are left out for
 it and listed in ``skipped``: those reading logits on an extractor without classes (IS, IS∞ on
-DINOv2/CLIP) and label metrics on every extractor but the first. Reference features are cached
+DINOv2/CLIP), and label metrics and model metrics (``ppl``, which reads no features) on every
+extractor but the first. Reference features are cached
 per extractor (the cache key holds its name, weights hash and resize mode).
 """
 
@@ -31,7 +32,7 @@ def usable_metrics(
     for name in names:
         metric = METRICS[name]
         no_logits = "fake_logits" in metric.needs and extractor.num_classes == 0
-        if no_logits or (metric.conditional and not primary):
+        if no_logits or ((metric.conditional or metric.needs_model) and not primary):
             skipped.append(name)
         else:
             keep.append(name)
@@ -84,6 +85,22 @@ class ExtractorSuites(nn.Module):
     def needs_labels(self) -> bool:
         """True when a suite's metric reads labels."""
         return any(s.needs_labels for s in self.suites.values())
+
+    @property
+    def needs_model(self) -> bool:
+        """True when a suite's metric reads the model's latent paths (``ppl``)."""
+        return any(s.needs_model for s in self.suites.values())
+
+    @property
+    def path_samples(self) -> int:
+        """Latent paths the primary suite's path metrics want (0: none)."""
+        return self.primary.path_samples
+
+    def update_paths(
+        self, model: Any, num: int, generator: torch.Generator, batch_size: int = 100
+    ) -> None:
+        """Add ``num`` latent paths of ``model`` to the primary suite's path metrics."""
+        self.primary.update_paths(model, num, generator, batch_size)
 
     @staticmethod
     def suffix(key: str, extractor: str, primary: bool) -> str:

@@ -27,8 +27,12 @@ STATES = frozenset(
         "fake_labels",
         "real_labels",
         "context",
+        "ppl_distances",
     }
 )
+#: states filled from the model itself (latent paths), not from images: such metrics need a
+#: model (not ``genlab-eval fake=``) and run on the primary extractor's suite only
+MODEL_STATES = frozenset({"ppl_distances"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +44,8 @@ class SampleMetric:
             entry it returns (per-class lists, ...) goes to the protocol record.
         needs: the states it reads (see ``STATES``): ``fid`` (streamed float64 sums), gathered
             ``real_features``, ``fake_features``, ``fake_logits`` (N, D/K float32) and
-            ``fake_labels`` (requested labels), ``real_labels`` (int64 (N,)).
+            ``fake_labels`` (requested labels), ``real_labels`` (int64 (N,)), ``ppl_distances``
+            (the perceptual path length's distances, filled from the model's latent paths).
         compute: ``(suite, gathered_state) -> {key: value}``.
         conditional: True when it needs labels: added by ``metrics.conditional=true`` for
             class-conditional models (and refused for unconditional ones).
@@ -63,6 +68,11 @@ class SampleMetric:
     def is_context(self) -> bool:
         """True for a context metric (reads the model and data, no generated images)."""
         return self.needs == frozenset({"context"})
+
+    @property
+    def needs_model(self) -> bool:
+        """True when it reads a state filled from the model (``MODEL_STATES``), not images."""
+        return bool(self.needs & MODEL_STATES)
 
 
 #: name -> SampleMetric (``metrics.metrics=[...]``); add one with ``register_metric``

@@ -22,6 +22,8 @@ from genlab.metrics.extractors import ExtractorOutput, images_to_uint8
 log = logging.getLogger(__name__)
 
 RANK_SEED_STRIDE = 1_000_003
+#: the latent paths (``ppl``) draw from their own stream, so adding ppl leaves the samples alone
+PATH_SEED_OFFSET = 500_009
 
 
 def shard(num: int, rank: int, world_size: int) -> slice:
@@ -46,6 +48,8 @@ def add_generated(
     Noise (and labels, for conditional models: uniform over classes) come from a CPU generator
     seeded with ``seed + rank * RANK_SEED_STRIDE``. The requested labels are kept as metric
     state when a configured metric needs them (``class_acc``, ``fid_class_mean``).
+    Path metrics (``ppl``) get this rank's share of ``suite.path_samples`` latent paths, drawn
+    from the seed ``seed + rank * RANK_SEED_STRIDE + PATH_SEED_OFFSET``.
     """
     if suite.needs_labels and not model.conditional:
         raise ValueError(
@@ -66,6 +70,11 @@ def add_generated(
                 images = model.generate(z, labels)
                 shape = tuple(images.shape[1:])
                 suite.update(images, real=False, labels=labels if suite.needs_labels else None)
+        paths = shard(getattr(suite, "path_samples", 0), rank, world_size)
+        if paths.stop > paths.start:
+            path_seed = seed + RANK_SEED_STRIDE * rank + PATH_SEED_OFFSET
+            stream = torch.Generator().manual_seed(path_seed)
+            suite.update_paths(model, paths.stop - paths.start, stream, batch_size)
     finally:
         model.train(was_training)
     return shape

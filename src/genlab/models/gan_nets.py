@@ -106,6 +106,38 @@ class GANNets:
         when EMA is enabled. Runs the net in eval mode, without gradients."""
         return self._run(self.generator_ema or self.generator, z, labels)
 
+    @property
+    def has_mapping(self) -> bool:
+        """True for a style-based generator (``styles(z, labels)`` and ``synthesis(ws)``)."""
+        net = self.generator
+        return callable(getattr(net, "styles", None)) and hasattr(net, "synthesis")
+
+    def map_latent(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Styles ws (N, num_ws, w_dim) of z from the sampling generator's mapping network
+        (eval mode: truncation as configured, no style mixing), without gradients."""
+        net = self.generator_ema or self.generator
+        if not self.has_mapping:
+            return super().map_latent(z, labels)
+        was_training = net.training
+        net.eval()
+        with torch.no_grad():
+            labels = self._require_labels(labels) if self.conditional else None
+            ws = net.styles(z.to(self.device).flatten(start_dim=1), labels)
+        net.train(was_training)
+        return ws
+
+    def generate_mapped(self, w: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Images (N, C, H, W) in [0, 1] for styles ``w`` (from ``map_latent``)."""
+        net = self.generator_ema or self.generator
+        if not self.has_mapping:
+            return super().generate_mapped(w, labels)
+        was_training = net.training
+        net.eval()
+        with torch.no_grad():
+            out = net.synthesis(w.to(self.device))
+        net.train(was_training)
+        return ((out + 1.0) / 2.0).clamp(0.0, 1.0)
+
     def generate_raw(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """Like ``generate`` but always with the trained (non-EMA) generator."""
         return self._run(self.generator, z, labels)

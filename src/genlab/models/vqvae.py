@@ -43,6 +43,7 @@ class VQVAE(GenerativeModel, pl.LightningModule):
     checkpoint_monitor = ("val/recon_bpd", "min")
     prior = "uniform"  # the sampler draws codes uniformly; no learned prior (see module doc)
     prior_informative = False  # so FID/IS/KID/PR of its samples are skipped (contract.py)
+    continuous_latent = False  # generate() snaps z to codes: no latent paths (ppl)
     has_codebook = True
 
     def __init__(

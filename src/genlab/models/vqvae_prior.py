@@ -56,6 +56,7 @@ class VQVAEPrior(GenerativeModel, pl.LightningModule):
     """
 
     checkpoint_monitor = ("val/prior_bpc", "min")
+    continuous_latent = False  # noise -> sampled discrete codes: no latent paths (ppl)
 
     def __init__(
         self,
