@@ -114,7 +114,7 @@ class NoSampler(pl.LightningModule):
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        ({"metrics": ["fid", "ppl"]}, "choose from"),
+        ({"metrics": ["fid", "fvd"]}, "choose from"),
         ({"extractor": "vgg"}, "metrics.extractor"),
         ({"num_fake": 1}, "metrics.num_fake"),
         ({"every_n_epochs": 0}, "metrics.every_n_epochs"),
