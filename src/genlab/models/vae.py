@@ -227,7 +227,7 @@ class VAE(GenerativeModel, pl.LightningModule):
         return means["loss"]
 
     def on_train_epoch_end(self) -> None:
-        """Log the epoch means of the training terms as ``train/<term>_epoch``."""
+        """End of a training epoch (the terms were logged per step as ``train/<term>``)."""
         self.terms_log.train_epoch_end()
 
     def on_validation_epoch_start(self) -> None:
