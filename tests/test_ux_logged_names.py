@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from genlab.models.step_logging import TermLogger
+from genlab.models.step_logging import TermLogger, log_many
 from genlab.train import train
 from helpers.config import TINY, run_cli
 from helpers.hydra_runtime import hydra_job
@@ -84,6 +84,37 @@ def test_term_logger_logs_each_term_once_per_stage():
     assert module.logged.count("val/bpd") == 1 and module.logged.count("train/bpd") == 3
 
 
+class RecordingLogger:
+    """A logger that records its ``log_metrics`` calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[dict, int]] = []
+
+    def log_metrics(self, metrics, step) -> None:
+        self.calls.append((dict(metrics), step))
+
+
+@pytest.mark.parametrize("sanity", [False, True])
+def test_log_many_sends_one_call_per_logger_and_fills_callback_metrics(sanity):
+    loggers = [RecordingLogger(), RecordingLogger()]
+    epoch_loop = SimpleNamespace(_batches_that_stepped=42)
+    trainer = SimpleNamespace(
+        callback_metrics={},
+        sanity_checking=sanity,
+        is_global_zero=True,
+        loggers=loggers,
+        fit_loop=SimpleNamespace(epoch_loop=epoch_loop),
+    )
+    kl = torch.tensor([0.5, 2.0, 0.0], dtype=torch.float64)
+    log_many(SimpleNamespace(trainer=trainer), {f"val/kl_dim/{i:02d}": kl[i] for i in range(3)})
+    assert set(trainer.callback_metrics) == {"val/kl_dim/00", "val/kl_dim/01", "val/kl_dim/02"}
+    assert float(trainer.callback_metrics["val/kl_dim/01"]) == 2.0
+    want = (
+        [] if sanity else [({"val/kl_dim/00": 0.5, "val/kl_dim/01": 2.0, "val/kl_dim/02": 0.0}, 42)]
+    )
+    assert [logger.calls for logger in loggers] == [want, want]  # nothing in the sanity check
+
+
 @pytest.mark.slow  # in-process tiny fit + test: 11-34 s each on the shared machine (load 13)
 @pytest.mark.parametrize(
     ("model", "extra", "terms"),
@@ -101,6 +132,9 @@ def test_each_term_is_logged_under_one_name(tmp_path, model, extra, terms):
     for name in terms:
         for stage in STAGES:
             assert f"{stage}{name}" in columns, (f"{stage}{name}", columns)
+    if model == "vae":  # KL per dimension: written once per validation (genlab's log_many)
+        kl_keys = [f"val/kl_dim/{i:02d}" for i in range(cfg.model.latent_dim)]
+        assert set(kl_keys) <= set(columns) and set(kl_keys) <= set(metrics)
 
 
 @pytest.mark.slow  # genlab-train model=vqvae debug=fast with W&B offline: ~30-90 s here

@@ -57,6 +57,25 @@ class EpochMeans:
         return dict(zip(self.names, means.unbind(), strict=True))
 
 
+def log_many(module: pl.LightningModule, metrics: dict[str, torch.Tensor]) -> None:
+    """Send many scalars of an epoch end (already reduced over ranks, e.g. ``val/kl_dim/NN``)
+    in one ``log_metrics`` call per logger, and put them in ``trainer.callback_metrics`` as a
+    ``self.log`` would, instead of one ``self.log`` per key (~1-5 ms of Lightning bookkeeping
+    each: 16 of them were ~7 % of a default epoch of the small VAE). Nothing is sent during
+    the sanity check (as Lightning does); the loggers write on rank 0 only. The step is the
+    one Lightning gives epoch-end metrics (batches that stepped; ``global_step`` for one
+    optimizer)."""
+    trainer = module.trainer
+    values = {k: v.detach().float() for k, v in metrics.items()}
+    trainer.callback_metrics.update(values)
+    if trainer.sanity_checking or not trainer.is_global_zero or not trainer.loggers:
+        return
+    step = trainer.fit_loop.epoch_loop._batches_that_stepped
+    plain = dict(zip(values, torch.stack(list(values.values())).tolist(), strict=True))  # 1 sync
+    for logger in trainer.loggers:
+        logger.log_metrics(plain, step=step)
+
+
 def batch_means(terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Return the batch mean of every term: (B,) per-example values or scalars -> 0-dim."""
     return {name: value.mean() if value.dim() else value for name, value in terms.items()}
