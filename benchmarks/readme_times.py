@@ -8,6 +8,7 @@ above the core count inflates wall time, not CPU time). Writes
 
     python benchmarks/readme_times.py                      # every case, once
     python benchmarks/readme_times.py --cases debug_fast sngan_refusal --repeats 3
+    python benchmarks/readme_times.py --cases import_lightning   # the import floor
 
 Cases not measured in a call keep their earlier entry (with its own ``date_utc``).
 """
@@ -37,11 +38,17 @@ CASES = {  # name: (module, args, what the README says)
         "genlab-train model=sngan data.image_size=28 (refused before Lightning loads)",
     ),
     "config_error": ("genlab.train", ["model=nope"], "a config typo (genlab-train model=nope)"),
+    "import_lightning": (  # the floor under every genlab-train start (debug=fast's imports)
+        None,
+        ["import pytorch_lightning"],
+        'python -c "import pytorch_lightning" (imports torch, torchmetrics, torchvision, scipy)',
+    ),
 }
 
 
-def run_case(module: str, args: list[str], src: Path) -> dict:
-    """Run ``python -m <module> <args>`` in a fresh temp folder; return its times and exit."""
+def run_case(module: str | None, args: list[str], src: Path) -> dict:
+    """Run ``python -m <module> <args>`` (``python -c <args>`` when module is None) in a fresh
+    temp folder; return its times and exit."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     env.update(PYTHONPATH=str(src), WANDB_MODE="offline", WANDB_SILENT="true")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -49,7 +56,11 @@ def run_case(module: str, args: list[str], src: Path) -> dict:
     with tempfile.TemporaryDirectory() as cwd:
         start = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True
+            [sys.executable, *(["-c"] if module is None else ["-m", module]), *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
         )
         wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -36,7 +36,7 @@ def check_one_job(job: Path) -> None:
     rows = csv_rows(job)
     val_csv = [r for r in rows if r.get("val/elbo")]
     assert len(val_csv) == 1
-    train_steps = [r["step"] for r in rows if r.get("train/loss_step")]
+    train_steps = [r["step"] for r in rows if r.get("train/loss")]
     assert len(train_steps) == len(set(train_steps))  # no step logged twice
     # the children ran the job's resolved config: 2 processes, the same folder
     job_file = OmegaConf.load(job / ".hydra" / "ddp_job.yaml")

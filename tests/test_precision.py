@@ -82,7 +82,7 @@ def test_bf16_mixed_trainer_runs(tiny_cfg, name):
         log_every_n_steps=1,
     )
     trainer.fit(model, datamodule=datamodule)
-    key = "train/loss_step" if name == "iwae" else "train/d_loss"
+    key = "train/loss" if name == "iwae" else "train/d_loss"
     value = trainer.callback_metrics[key]
     assert torch.isfinite(value) and trainer.global_step == 4
 
@@ -134,7 +134,7 @@ def test_fp16_mixed_on_gpu(tiny_cfg, name):
         log_every_n_steps=1,
     )
     trainer.fit(model, datamodule=datamodule)
-    key = "train/loss_step" if name == "vae" else "train/d_loss"
+    key = "train/loss" if name == "vae" else "train/d_loss"
     assert torch.isfinite(trainer.callback_metrics[key])
 
 

@@ -94,6 +94,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     adapt_image_size(cfg)  # before Lightning: imports only the nets' modules (~1-2 s)
     apply_debug_model(cfg)
     import pytorch_lightning as pl
+    import torch
 
     from genlab.callbacks.console import hidden_on_console, print_test_table
     from genlab.callbacks.optimized_metric import OptimizedMetricCheck
@@ -111,8 +112,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     from genlab.utils.tensorboard import log_final_hparams
     from genlab.utils.torch_env import drop_nvml_check_without_gpu
 
-    with isolated_job():
+    with isolated_job():  # restores torch's thread count afterwards
         drop_nvml_check_without_gpu()  # ~0.9 ms per optimizer step on CPU-only machines
+        if cfg.get("torch_threads"):  # debug=fast: 1 (no thread contention on tiny nets)
+            torch.set_num_threads(int(cfg.torch_threads))
         child = ddp.is_ddp_child()
         try:
             adapt_data_to_model(cfg)  # data.binarize (imports the model's module)

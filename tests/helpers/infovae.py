@@ -5,7 +5,7 @@ maximise E_q[log p(x|z)] - (1 - alpha) KL(q(z|x) || p(z)) - (alpha + lambda - 1)
 The MMD between the batch's posterior samples and prior samples uses an RBF kernel with
 bandwidth 2 * latent_dim (the kernel scale pythae and the InfoVAE code use). It reaches z,
 the prior and the likelihood through the model, and returns named terms; genlab logs
-``train/mmd_step`` etc. with no other change.
+``train/mmd`` etc. with no other change.
 """
 
 from __future__ import annotations

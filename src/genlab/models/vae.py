@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from genlab.contract import GenerativeModel, split_batch
 from genlab.models.compile import compile_nets
-from genlab.models.step_logging import TermLogger, batch_means
+from genlab.models.step_logging import TermLogger, batch_means, log_many
 from genlab.objectives import bounds
 from genlab.objectives.likelihoods import Likelihood
 from genlab.objectives.posteriors import DiagonalGaussian, Posterior
@@ -227,7 +227,7 @@ class VAE(GenerativeModel, pl.LightningModule):
         return means["loss"]
 
     def on_train_epoch_end(self) -> None:
-        """Log the epoch means of the training terms as ``train/<term>_epoch``."""
+        """End of a training epoch (the terms were logged per step as ``train/<term>``)."""
         self.terms_log.train_epoch_end()
 
     def on_validation_epoch_start(self) -> None:
@@ -262,11 +262,10 @@ class VAE(GenerativeModel, pl.LightningModule):
         n = stats["n"]
         var_mu = stats["mu2"] / n - (stats["mu"] / n) ** 2
         active = (var_mu > self.hparams.active_unit_threshold).sum()
-        logged = {"val/active_units": active.float()}
+        self.log("val/active_units", active.float(), sync_dist=False)
         if "kl" in stats:
             kl = (stats["kl"] / n).float()
-            logged.update({f"val/kl_dim/{i:02d}": kl[i] for i in range(kl.shape[0])})
-        self.log_dict(logged, sync_dist=False)
+            log_many(self, {f"val/kl_dim/{i:02d}": kl[i] for i in range(kl.shape[0])})
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         """Log ``test/<term>`` and the importance-sampled NLL ``test/nll_iw`` (nats/example)."""

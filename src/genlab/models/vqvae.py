@@ -144,7 +144,7 @@ class VQVAE(GenerativeModel, pl.LightningModule):
         return terms["loss"]
 
     def on_train_epoch_end(self) -> None:
-        """Log the epoch means of the training terms as ``train/<term>_epoch``."""
+        """End of a training epoch (the terms were logged per step as ``train/<term>``)."""
         self.terms_log.train_epoch_end()
 
     def _eval_step(self, stage: str, batch) -> None:

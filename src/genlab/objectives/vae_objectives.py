@@ -10,7 +10,7 @@ An objective is a callable ``objective(model, x, y, q, generator=None) -> terms`
 * ``generator``: the step's noise source (None: the global RNG, seeded by ``seed_everything``).
 
 It returns a mapping of named terms: ``loss`` (per example (B,) or a scalar, to minimise) and any
-diagnostics ((B,) or scalars, nats). The module logs every term by name (``train/<name>_step``,
+diagnostics ((B,) or scalars, nats). The module logs every term by name (``train/<name>``,
 ``val/<name>``, ...), so a new objective needs no logging code. A new objective is one class
 (here or in any importable module) and one config ``conf/model/objective/<name>.yaml``.
 """

@@ -55,6 +55,7 @@ def validate_train_config(cfg: DictConfig) -> None:
     check_model_values(cfg.get("model"))
     _check_number(cfg, "data.batch_size", integer=True, low=1)
     _check_number(cfg, "seed", integer=True)
+    _check_number(cfg, "torch_threads", integer=True, low=1)
     if cfg.get("ckpt_path"):
         check_file_exists(cfg.ckpt_path, "ckpt_path", "<run>/checkpoints/last.ckpt")
     check_wandb_mode(cfg)

@@ -37,11 +37,13 @@ def log_final_hparams(
     TensorBoardLogger in ``loggers``. The metrics are already scalars of the run (logged
     during fit/test), so only the hparams summaries are written, not the values again."""
     from pytorch_lightning.loggers import TensorBoardLogger
+
+    boards = [logger for logger in loggers if isinstance(logger, TensorBoardLogger)]
+    if not boards or not metrics:  # no TensorBoard: do not import it (~0.3 s)
+        return
     from torch.utils.tensorboard.summary import hparams
 
-    for logger in loggers:
-        if not isinstance(logger, TensorBoardLogger) or not metrics:
-            continue
+    for logger in boards:
         writer = logger.experiment  # a SummaryWriter (rank 0)
         if not hasattr(writer, "_get_file_writer"):  # Lightning's dummy experiment off rank 0
             continue
