@@ -71,9 +71,7 @@ def sample_fids(ckpt: Path, num: int, seed: int, real: dict[str, torch.Tensor], 
     out = {}
     for sampler in ("pixelcnn", "uniform"):
         model.sampler = sampler
-        images = torch.cat(
-            [model.generate(z, None if labels is None else y).cpu() for z, y in chunks(noise, labels)]
-        )
+        images = torch.cat([model.generate(z, y).cpu() for z, y in chunks(noise, labels)])
         fake = extractor(images.clamp(0, 1)).features
         for name, features in real_features.items():
             out[f"fid_{sampler}_{name}"] = fid_from_features(fake, features)

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 from omegaconf import OmegaConf
-from test_resume_exact import ATOL, FAST, RTOL, _compare
 
 from genlab.train import train
+from test_resume_exact import ATOL, FAST, RTOL, _compare
 
 CASES = {
     "iaf": (["model=vae_iaf", "model.posterior.hidden_dims=[16]"], ("posterior.",)),
@@ -51,7 +51,8 @@ def _check_resume(tiny_cfg, overrides: list[str], prefixes: tuple[str, ...]) -> 
     stopped = _run(tiny_cfg, overrides, 1, "b")
     last = Path(tiny_cfg().paths.output_dir) / "b" / "checkpoints" / "last.ckpt"
     resumed = _run(tiny_cfg, overrides, 2, "c", ckpt=last)
-    assert (straight["epoch"], straight["global_step"]) == (resumed["epoch"], resumed["global_step"])
+    for key in ("epoch", "global_step"):
+        assert straight[key] == resumed[key], key
     new = [k for k in straight["state_dict"] if k.startswith(prefixes)]
     assert new, f"no state under {prefixes}"
     moved = [
