@@ -106,14 +106,22 @@ def write(report: dict, path: Path) -> None:
 
 
 def merge(paths: list[Path], out: Path) -> None:
-    """Join the runs of reports written by separate processes (one per seed, same protocol)
-    into ``out`` with fresh summaries; refuse reports whose protocols differ."""
+    """Join the runs of reports written by separate processes (seeds or families run apart)
+    into ``out`` with fresh summaries; refuse reports whose shared settings or whose config of
+    the same family differ."""
     reports = [json.loads(p.read_text()) for p in paths]
-    for other, p in zip(reports[1:], paths[1:], strict=True):
-        if other["protocol"] != reports[0]["protocol"]:
-            raise ValueError(f"{p}: its protocol differs from {paths[0]}'s; not merged")
+    first = reports[0]["protocol"]
     merged = {**reports[0], "families": {}}
-    for report in reports:
+    protocol = merged["protocol"] = {**first, "overrides": {}, "models": {}}
+    for report, p in zip(reports, paths, strict=True):
+        prot = report["protocol"]
+        shared = [k for k in first if k not in ("overrides", "models")]
+        if any(prot[k] != first[k] for k in shared):
+            raise ValueError(f"{p}: its settings differ from {paths[0]}'s; not merged")
+        for part in ("overrides", "models"):
+            for family, value in prot[part].items():
+                if protocol[part].setdefault(family, value) != value:
+                    raise ValueError(f"{p}: {part} of {family} differ; not merged")
         for family, entry in report["families"].items():
             merged["families"].setdefault(family, {"runs": []})["runs"].extend(entry["runs"])
     for entry in merged["families"].values():
