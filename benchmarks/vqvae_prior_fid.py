@@ -87,6 +87,24 @@ def chunks(noise: torch.Tensor, labels: torch.Tensor | None, size: int = 250):
         yield noise[start : start + size], y
 
 
+def merge(paths: list[Path], out: Path) -> None:
+    """Join the runs of reports written by separate processes (one per seed, same protocol)
+    into ``out`` with fresh summaries; refuse reports whose protocols differ."""
+    reports = [json.loads(p.read_text()) for p in paths]
+    for other, p in zip(reports[1:], paths[1:], strict=True):
+        if other["protocol"] != reports[0]["protocol"]:
+            raise ValueError(f"{p}: its protocol differs from {paths[0]}'s; not merged")
+    merged = {**reports[0], "priors": {}}
+    for report in reports:
+        for name, entry in report["priors"].items():
+            merged["priors"].setdefault(name, {"runs": []})["runs"].extend(entry["runs"])
+    for entry in merged["priors"].values():
+        runs = sorted(entry["runs"], key=lambda r: r["seed"])
+        entry.update(runs=runs, summary=mean_std(runs, [k for k in runs[0] if k != "seed"]))
+    out.write_text(json.dumps(merged, indent=2))
+    print(f"wrote {out}")
+
+
 def main() -> None:
     """Parse arguments, run every seed, write the JSON report, print the summary."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -94,9 +112,18 @@ def main() -> None:
     parser.add_argument("--vqvae-epochs", type=int, default=20)
     parser.add_argument("--prior-epochs", type=int, default=30)
     parser.add_argument("--num-samples", type=int, default=1000)
+    parser.add_argument("--priors", nargs="+", default=list(PRIORS), choices=list(PRIORS))
+    parser.add_argument("--pixelcnn-dim", type=int, default=64, help="model.pixelcnn.dim")
+    parser.add_argument("--pixelcnn-layers", type=int, default=8, help="model.pixelcnn.num_layers")
+    parser.add_argument("--json-name", default="vqvae_prior_fid.json", help="report file name")
+    parser.add_argument("--merge", type=Path, nargs="+", help="only merge these reports")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "benchmarks")
     args = parser.parse_args()
+    path = args.out / args.json_name
+    if args.merge:
+        merge(args.merge, path)
+        return
     torch.set_num_threads(args.threads)
     data = DigitsDataModule()
     real = {
@@ -104,8 +131,11 @@ def main() -> None:
         "train": data.real_images("train", min(args.num_samples, 1297), grey=True),
     }
     extractor = build_extractor("digits_classifier")
-    runs: dict[str, list[dict]] = {name: [] for name in PRIORS}
-    path = args.out / "vqvae_prior_fid.json"
+    runs: dict[str, list[dict]] = {name: [] for name in args.priors}
+    size = [
+        f"model.pixelcnn.dim={args.pixelcnn_dim}",
+        f"model.pixelcnn.num_layers={args.pixelcnn_layers}",
+    ]
     for seed in args.seeds:
         base = args.out / "vqvae_prior_fid" / f"seed{seed}"
         vq, vq_s = fit(
@@ -113,13 +143,14 @@ def main() -> None:
             base / "vqvae",
         )
         ckpt = base / "vqvae" / "checkpoints" / "last.ckpt"
-        for name, extra in PRIORS.items():
+        for name in args.priors:
             overrides = [
                 "model=vqvae_prior",
                 f"model.vqvae_ckpt={ckpt}",
                 f"seed={seed}",
                 f"trainer.max_epochs={args.prior_epochs}",
-                *extra,
+                *size,
+                *PRIORS[name],
             ]
             prior, prior_s = fit(overrides, base / f"prior_{name}")
             fids = sample_fids(
@@ -155,7 +186,7 @@ def main() -> None:
                     "num_samples": args.num_samples,
                     "extractor": "digits_classifier (128-d features)",
                     "real": {k: len(v) for k, v in real.items()},
-                    "prior_overrides": {n: e for n, e in PRIORS.items()},
+                    "prior_overrides": {n: [*size, *PRIORS[n]] for n in args.priors},
                 },
                 "machine": {
                     "cpu_threads": args.threads,
