@@ -3,7 +3,7 @@
 checkpoints, and ``genlab-eval ckpt_path=<its last.ckpt>`` evaluates that checkpoint (the
 model rebuilt from the run's resolved config). The Ladder VAE and the VQ-VAE's PixelCNN prior
 (second stage from a first-stage checkpoint) included; the prior's samples also feed FID.
-Subprocess runs: ~20-40 s per family on the shared 2-core CPU, hence all slow.
+Subprocess runs: 16-156 s per family on the shared 2-core CPU (measured at load 4-15): all slow.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _eval(tmp_path: Path, ckpt: Path, args: list[str]) -> dict:
     return json.loads(ckpt.with_suffix(".eval.json").read_text())["metrics"]
 
 
-@pytest.mark.slow  # ~20-40 s per family (two subprocess runs) on the shared 2-core CPU
+@pytest.mark.slow  # 16-156 s per family (two subprocess runs; load 4-15) on the shared 2-core CPU
 @pytest.mark.parametrize("name", FAMILIES)
 def test_genlab_train_and_eval_run_each_vae_family(tmp_path, name):
     ckpt = _train(tmp_path, name, [f"model={name}", "model.test_iw_samples=20"])
@@ -59,7 +59,7 @@ def test_genlab_train_and_eval_run_each_vae_family(tmp_path, name):
     assert metrics["test/nll_iw"] > 0  # -log p(x) of binary images: positive nats
 
 
-@pytest.mark.slow  # ~60 s on the shared 2-core CPU (first stage, prior, eval with FID)
+@pytest.mark.slow  # 194 s on the shared 2-core CPU at load ~13 (first stage, prior, eval + FID)
 def test_genlab_train_and_eval_run_the_pixelcnn_prior(tmp_path):
     small_vq = ["quantizer.num_codes=32", "encoder.hidden=16", "encoder.res_hidden=8"]
     first = _train(tmp_path, "vq", ["model=vqvae", *[f"model.{a}" for a in small_vq]])

@@ -66,7 +66,7 @@ def _trained_vae(tiny_cfg):
     return model, x
 
 
-@pytest.mark.slow  # ~60 s on the shared 2-core CPU (training, then 2 x 5 x 40 x 500 samples)
+@pytest.mark.slow  # 72-114 s on the shared 2-core CPU (training, then 2 x 5 x 40 x 500 samples)
 def test_pythae_get_nll_agrees_with_genlab_iw_nll_within_monte_carlo_error(tiny_cfg):
     model, x = _trained_vae(tiny_cfg)
     config = pm.VAEConfig(input_dim=tuple(x.shape[1:]), latent_dim=model.latent_dim)
