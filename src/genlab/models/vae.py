@@ -105,10 +105,13 @@ class VAE(GenerativeModel, pl.LightningModule):
             )
         prior = StandardNormal(latent_dim) if prior is None else prior
         if getattr(prior, "latent_dim", latent_dim) != latent_dim:
-            raise ValueError(
-                f"model.prior.latent_dim={prior.latent_dim} != model.latent_dim={latent_dim}; "
-                "set model.prior.latent_dim=${model.latent_dim}."
+            fix = getattr(
+                prior,
+                "latent_dim_fix",
+                f"model.prior.latent_dim={prior.latent_dim}; "
+                "set model.prior.latent_dim=${model.latent_dim}",
             )
+            raise ValueError(f"model.latent_dim={latent_dim}, but {fix}.")
         # nets, parts and partials stay out of hparams: checkpoints hold plain values only and
         # load with torch.load(weights_only=True); the config recreates them.
         self.save_hyperparameters(logger=False, ignore=[*PARTS, "prior", "posterior"])

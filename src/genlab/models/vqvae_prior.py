@@ -179,10 +179,18 @@ class VQVAEPrior(GenerativeModel, pl.LightningModule):
         x, y = split_batch(batch)
         self.terms_log.eval_step("val", batch_means(self.step(x, y, full=True)), x.shape[0])
 
+    def on_validation_epoch_end(self) -> None:
+        """Log the epoch's ``val/...`` means (``TermLogger.eval_epoch_end``)."""
+        self.terms_log.eval_epoch_end("val")
+
     def test_step(self, batch: Any, batch_idx: int) -> None:
         """Log ``test/prior_bpc``, ``test/prior_nll``, ``test/recon_bpd``, ``test/bpd``."""
         x, y = split_batch(batch)
         self.terms_log.eval_step("test", batch_means(self.step(x, y, full=True)), x.shape[0])
+
+    def on_test_epoch_end(self) -> None:
+        """Log the epoch's ``test/...`` means."""
+        self.terms_log.eval_epoch_end("test")
 
     def configure_optimizers(self) -> Any:
         """Finish the partial optimizer over the PixelCNN only (the VQ-VAE is frozen)."""

@@ -70,6 +70,14 @@ class LadderPrior(Prior):
             _top_down_net(sizes[i + 1], sizes[i], hidden) for i in range(len(sizes) - 1)
         )
 
+    @property
+    def latent_dim_fix(self) -> str:
+        """The fix the VAE names when ``model.latent_dim`` is not the sum of the sizes."""
+        return (
+            f"the ladder's latent [z_1, ..., z_L] has sum(model.prior.sizes={self.sizes}) = "
+            f"{sum(self.sizes)} dims: set model.latent_dim={sum(self.sizes)}"
+        )
+
     def split(self, z: Tensor) -> list[Tensor]:
         """[z_1, ..., z_L] of a flat z (..., D)."""
         return list(z.split(self.sizes, dim=-1))
