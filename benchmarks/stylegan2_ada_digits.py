@@ -9,7 +9,9 @@ genlab's own entry point for each (augment, data fraction, seed) at one G-step b
 The train subset is ``data.train_fraction`` (seeded by ``data.seed``; 130 of 1,297 images at
 0.1). ADA's ``adjust_images`` is shrunk to the run's length (official ada_kimg 500 is for runs of
 millions of images; here p could move by 1 over 10,000 real images). Writes per-seed results and
-mean ± sample std to ``outputs/benchmarks/stylegan2_ada_digits.json``. Not a test.
+mean ± sample std to ``outputs/benchmarks/stylegan2_ada_digits.json``, updated after every run
+and keeping the runs of other seeds already there (seeds may run as separate processes into
+the same file). Not a test.
 
     python benchmarks/stylegan2_ada_digits.py --seeds 0 1 2 --g-steps 200
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -30,7 +33,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import open_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from seed_stats import mean_std  # noqa: E402
+from seed_stats import mean_std, merge_runs  # noqa: E402
 
 from genlab.train import train  # noqa: E402
 from genlab.utils.config_dir import CONFIG_DIR  # noqa: E402
@@ -78,19 +81,28 @@ def run(variant: str, seed: int, args: argparse.Namespace) -> dict:
 
 
 def write_report(args: argparse.Namespace, results: dict) -> Path:
-    """Write settings, per-run results and summaries as JSON; return the path."""
+    """Merge ``results`` into the JSON (re-read now, so other processes' seeds are kept),
+    recompute the summaries, write it atomically; return the path."""
+    path = args.out / "stylegan2_ada_digits.json"
+    old = json.loads(path.read_text())["results"] if path.is_file() else {}
+    merged = {}
+    for v in {*old, *results}:
+        runs = merge_runs(old.get(v, {}).get("runs", []), results.get(v, {}).get("runs", []))
+        keys = (*KEYS, "seconds", *(("ada_p",) if "ada" in v else ()))
+        merged[v] = {"runs": runs, "summary": mean_std(runs, keys)}
     report = {
         "settings": {"common_overrides": COMMON + args.overrides, "ada_overrides": ADA,
                      "variants": VARIANTS, "g_steps": args.g_steps, "num_fake": args.num_fake,
                      "fid_reference": "digits test split (250 images), digits_classifier"},
-        "results": results,
+        "results": merged,
         "machine": {"cpu_threads": args.threads, "platform": platform.platform(),
                     "torch": torch.__version__, "pytorch_lightning": pl.__version__,
                     "date": time.strftime("%Y-%m-%d")},
     }  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "stylegan2_ada_digits.json"
-    path.write_text(json.dumps(report, indent=2))
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(report, indent=2))
+    tmp.replace(path)
     return path
 
 
@@ -110,10 +122,8 @@ def main() -> None:
     for seed in args.seeds:
         for v in args.variants:
             results[v]["runs"].append(run(v, seed, args))
-            summary_keys = (*KEYS, "seconds", *(("ada_p",) if "ada" in v else ()))
-            results[v]["summary"] = mean_std(results[v]["runs"], summary_keys)
             path = write_report(args, results)  # after every run: a partial benchmark is kept
-    for v, res in results.items():
+    for v, res in json.loads(path.read_text())["results"].items():
         print(v, {k: f"{x['mean']:.3f} +- {x['std']:.3f}" for k, x in res["summary"].items()})
     print(f"wrote {path}")
 

@@ -30,8 +30,11 @@ from torch import Tensor
 
 from genlab.nets.biggan.deep import DEEP_WIDTHS
 
-SN_SUFFIXES = {"weight_orig": "parametrizations.weight.original",
-               "weight_u": "parametrizations.weight.0._u", "weight_v": "parametrizations.weight.0._v"}  # fmt: skip
+SN_SUFFIXES = {
+    "weight_orig": "parametrizations.weight.original",
+    "weight_u": "parametrizations.weight.0._u",
+    "weight_v": "parametrizations.weight.0._v",
+}
 ATTENTION_NAMES = {"snconv1x1_theta": "theta", "snconv1x1_phi": "phi", "snconv1x1_g": "g",
                    "snconv1x1_o_conv": "o"}  # fmt: skip
 
@@ -67,7 +70,9 @@ def generator_kwargs(config: dict[str, Any]) -> dict[str, Any]:
     size = int(config["output_dim"])
     ch = int(config["channel_width"])
     if size not in DEEP_WIDTHS:
-        raise ValueError(f"output_dim={size}: genlab's BigGAN-deep has widths for {sorted(DEEP_WIDTHS)}")
+        raise ValueError(
+            f"output_dim={size}: genlab's BigGAN-deep has widths for {sorted(DEEP_WIDTHS)}"
+        )
     widths_in, widths_out = DEEP_WIDTHS[size]
     expected = []
     for w_in, w_out in zip(widths_in, widths_out, strict=True):
@@ -81,8 +86,9 @@ def generator_kwargs(config: dict[str, Any]) -> dict[str, Any]:
     if pos % 2:
         raise ValueError(f"attention_layer_position={pos} is inside a resolution stage")
     return {"num_classes": int(config["num_classes"]), "latent_dim": int(config["z_dim"]),
-            "image_size": size, "channels": 3, "ch": ch, "shared_dim": int(config["class_embed_dim"]),
-            "attention_res": 4 * 2 ** (pos // 2), "bn_eps": float(config["eps"]),
+            "image_size": size, "channels": 3, "ch": ch,
+            "shared_dim": int(config["class_embed_dim"]), "attention_res": 4 * 2 ** (pos // 2),
+            "bn_eps": float(config["eps"]),
             "out_conv_channels": ch}  # fmt: skip
 
 
@@ -130,7 +136,10 @@ def convert_pretrained_biggan(
     for stat in ("means", "vars"):
         table = sd.pop(f"generator.bn.running_{stat}")
         out[f"out_bn.running_{stat[:-1]}"] = stats_at_truncation(table, truncation)
-    out["out_bn.weight"], out["out_bn.bias"] = sd.pop("generator.bn.weight"), sd.pop("generator.bn.bias")
+    out["out_bn.weight"], out["out_bn.bias"] = (
+        sd.pop("generator.bn.weight"),
+        sd.pop("generator.bn.bias"),
+    )
     out["out_bn.num_batches_tracked"] = torch.tensor(0)
     for suffix in ("weight_orig", "weight_u", "weight_v", "bias"):
         out[_sn("out_conv", suffix)] = sd.pop(f"generator.conv_to_rgb.{suffix}")
