@@ -93,7 +93,7 @@ def test_statistics_table_row_for_a_truncation() -> None:
         stats_at_truncation(table, 0.0)
 
 
-@pytest.mark.slow  # ~4 s here with 1 torch thread (2 nets, 3 truncations, class mixtures)
+@pytest.mark.slow  # 7 s here (load ~10): 2 more truncations, class mixtures
 def test_other_truncations_and_class_mixtures_match() -> None:
     for truncation in (0.7, 1.0):
         pkg, ours = _pair({"channel_width": 4, "num_classes": 10}, truncation=truncation)
@@ -107,7 +107,7 @@ def test_unmapped_tensor_is_refused() -> None:
         convert_pretrained_biggan(sd)
 
 
-@pytest.mark.slow  # the full 128 px BigGAN-deep (ch 128, 1000 classes): ~MEASURE s here
+@pytest.mark.slow  # the full 128 px BigGAN-deep (ch 128, 1000 classes): 40 s here (load ~10)
 def test_default_config_package_model_maps_to_identical_images() -> None:
     pkg, ours = _pair({})
     assert _compare(pkg, ours, truncation=0.4, mixture=True) <= ATOL
