@@ -111,3 +111,21 @@ def test_unmapped_tensor_is_refused() -> None:
 def test_default_config_package_model_maps_to_identical_images() -> None:
     pkg, ours = _pair({})
     assert _compare(pkg, ours, truncation=0.4, mixture=True) <= ATOL
+
+
+def test_convert_script_writes_a_weights_only_state_dict(tmp_path, monkeypatch) -> None:
+    import json
+    import runpy
+    import sys
+    from pathlib import Path
+
+    pkg, ours = _pair({"channel_width": 4, "num_classes": 10}, truncation=0.4)
+    torch.save(pkg.state_dict(), tmp_path / "pytorch_model.bin")
+    (tmp_path / "config.json").write_text(json.dumps(pkg.config.to_dict()))
+    script = Path(__file__).resolve().parents[1] / "scripts" / "convert_pretrained_biggan.py"
+    argv = [str(script), str(tmp_path / "pytorch_model.bin"), str(tmp_path / "config.json"),
+            str(tmp_path / "out.pt"), "--truncation", "0.4"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    runpy.run_path(str(script), run_name="__main__")
+    state = torch.load(tmp_path / "out.pt", weights_only=True)
+    assert all(torch.equal(state[k], v) for k, v in ours.state_dict().items())
