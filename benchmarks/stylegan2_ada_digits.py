@@ -86,8 +86,10 @@ def write_report(args: argparse.Namespace, results: dict) -> Path:
     path = args.out / "stylegan2_ada_digits.json"
     old = json.loads(path.read_text())["results"] if path.is_file() else {}
     merged = {}
-    for v in {*old, *results}:
+    for v in sorted({*old, *results}):
         runs = merge_runs(old.get(v, {}).get("runs", []), results.get(v, {}).get("runs", []))
+        if not runs:  # a variant of this process that has not finished a run yet
+            continue
         keys = (*KEYS, "seconds", *(("ada_p",) if "ada" in v else ()))
         merged[v] = {"runs": runs, "summary": mean_std(runs, keys)}
     report = {
