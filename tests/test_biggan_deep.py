@@ -11,13 +11,13 @@ from genlab.nets.biggan.deep import BigGANDeepGenerator, DeepGBlock
 from genlab.nets.biggan.layers import ConditionalBatchNorm
 from helpers.config import compose_config
 
+OVERRIDES = ["model=biggan", "model/gan_nets=biggan_deep128", "data=cifar10", "data.image_size=128",
+             "model.generator.ch=4", "model.discriminator.ch=8", "metrics=none"]  # fmt: skip
 
-def test_config_builds_a_128px_biggan_that_samples_and_scores(tmp_path) -> None:
-    cfg = compose_config(["model=biggan", "model/gan_nets=biggan_deep128", "data=cifar10",
-                          "data.image_size=128", "model.generator.ch=4",
-                          "model.discriminator.ch=8", "metrics=none"], tmp_path)  # fmt: skip
-    model = instantiate(cfg.model)
-    G, D = model.generator, model.discriminator
+
+def test_config_builds_128px_nets_that_sample_and_score(tmp_path) -> None:
+    cfg = compose_config(OVERRIDES, tmp_path)
+    G, D = instantiate(cfg.model.generator), instantiate(cfg.model.discriminator)
     assert isinstance(G, BigGANDeepGenerator) and isinstance(D, BigGANDiscriminator)
     G.eval()
     z, y = torch.randn(2, 128), torch.tensor([3, 7])
@@ -26,6 +26,13 @@ def test_config_builds_a_128px_biggan_that_samples_and_scores(tmp_path) -> None:
         assert x.shape == (2, 3, 128, 128) and x.abs().max() <= 1.0
         assert D(x, y).shape == (2,)
         assert not torch.allclose(G(z, y.flip(0)), x)  # labels condition the batch norms
+
+
+@pytest.mark.slow  # 10 s here under load ~14, most of it importing the GAN LightningModule
+def test_config_builds_the_biggan_model_with_deep_nets(tmp_path) -> None:
+    model = instantiate(compose_config(OVERRIDES, tmp_path).model)
+    assert isinstance(model.generator, BigGANDeepGenerator)
+    assert isinstance(model.discriminator, BigGANDiscriminator)
 
 
 def test_whole_z_and_embedding_condition_every_batch_norm() -> None:
