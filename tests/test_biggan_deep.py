@@ -64,3 +64,5 @@ def test_bad_sizes_are_refused_naming_the_allowed() -> None:
         BigGANDiscriminator(10, image_size=64, ch=2)
     with pytest.raises(ValueError, match="drops channels"):
         DeepGBlock(8, 16, cond_dim=4, up=False, bottleneck=4)
+    with pytest.raises(ValueError, match="bottleneck=16 leaves no channels"):
+        BigGANDeepGenerator(10, ch=4, bottleneck=16)

@@ -43,6 +43,11 @@ class DeepGBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, cond_dim: int, up: bool, bottleneck: int) -> None:
         if c_out > c_in:
             raise ValueError(f"DeepGBlock drops channels only: c_out={c_out} > c_in={c_in}")
+        if c_in // bottleneck < 1:
+            raise ValueError(
+                f"DeepGBlock: bottleneck={bottleneck} leaves no channels of c_in={c_in}; "
+                "use a smaller bottleneck or a larger ch."
+            )
         super().__init__()
         mid, self.up, self.c_out = c_in // bottleneck, up, c_out
         self.bn0, self.conv0 = ConditionalBatchNorm(c_in, cond_dim), nn.Conv2d(c_in, mid, 1)
