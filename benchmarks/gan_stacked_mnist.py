@@ -6,12 +6,16 @@ mnist5k digit CNN's features) and writes mean ± sample std over seeds to
 ``outputs/benchmarks/gan_stacked_mnist.json``. Not a test: wall times depend on the machine.
 
     python benchmarks/gan_stacked_mnist.py --variants dcgan pacgan2 --seeds 0 1 2 --g-steps 300
+
+The JSON is updated after every run, keeping the runs of other seeds already in it, so seeds
+can run as separate processes (``--seeds 0 & --seeds 1 & ...``) into the same file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -24,7 +28,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import open_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from seed_stats import mean_std  # noqa: E402
+from seed_stats import mean_std, merge_runs  # noqa: E402
 
 from genlab.train import train  # noqa: E402
 from genlab.utils.config_dir import CONFIG_DIR  # noqa: E402
@@ -76,20 +80,32 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     path = a.out / "gan_stacked_mnist.json"
-    report = json.loads(path.read_text()) if path.is_file() else {"variants": {}}
     for v in a.variants:
-        runs = [run(v, s, a.g_steps, a.num_fake, a.out, a.overrides) for s in a.seeds]
-        report["variants"][v] = {"overrides": VARIANTS[v] + a.overrides, "g_steps": a.g_steps,
-                                 "num_fake": a.num_fake, "runs": runs,
-                                 "summary": mean_std(runs, (*KEYS, "seconds"))}  # fmt: skip
-        s = report["variants"][v]["summary"]
-        print(v, {k: f"{x['mean']:.3f} +- {x['std']:.3f}" for k, x in s.items()})
+        runs = []
+        for seed in a.seeds:
+            runs.append(run(v, seed, a.g_steps, a.num_fake, a.out, a.overrides))
+            summary = write_report(path, v, runs, a)  # after every run: partial results kept
+        print(v, {k: f"{x['mean']:.3f} +- {x['std']:.3f}" for k, x in summary.items()})
+    print(f"wrote {path}")
+
+
+def write_report(path: Path, variant: str, runs: list[dict], a: argparse.Namespace) -> dict:
+    """Merge ``runs`` into the JSON at ``path`` (re-read now, so other processes' seeds are
+    kept), recompute the variant's summary, write it atomically; return the summary."""
+    report = json.loads(path.read_text()) if path.is_file() else {"variants": {}}
+    old = report["variants"].get(variant, {}).get("runs", [])
+    merged = merge_runs(old, runs)
+    report["variants"][variant] = {"overrides": VARIANTS[variant] + a.overrides,
+                                   "g_steps": a.g_steps, "num_fake": a.num_fake, "runs": merged,
+                                   "summary": mean_std(merged, (*KEYS, "seconds"))}  # fmt: skip
     report["machine"] = {"cpu_threads": a.threads, "platform": platform.platform(),
                          "torch": torch.__version__, "pytorch_lightning": pl.__version__,
                          "date": time.strftime("%Y-%m-%d")}  # fmt: skip
     a.out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2))
-    print(f"wrote {path}")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(report, indent=2))
+    tmp.replace(path)
+    return report["variants"][variant]["summary"]
 
 
 if __name__ == "__main__":

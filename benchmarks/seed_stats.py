@@ -15,3 +15,10 @@ def mean_std(runs: list[dict], keys: Iterable[str]) -> dict[str, dict[str, float
         std = statistics.stdev(values) if len(values) > 1 else 0.0
         out[key] = {"mean": statistics.fmean(values), "std": std}
     return out
+
+
+def merge_runs(old: list[dict], new: list[dict]) -> list[dict]:
+    """Runs of ``old`` whose seed is not in ``new``, then ``new``, sorted by seed: lets one
+    benchmark's seeds run as separate processes that each update the same JSON."""
+    seeds = {r["seed"] for r in new}
+    return sorted([r for r in old if r["seed"] not in seeds] + list(new), key=lambda r: r["seed"])

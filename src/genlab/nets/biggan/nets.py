@@ -7,8 +7,8 @@ conditioned on [embedding, chunk]), conditional BN, optional self-attention (gen
 attention; BigGAN-PyTorch's CIFAR script uses none, so ``attention_res=None`` by default),
 spectral norm in G and D, orthogonal init, projection discriminator (Miyato & Koyama 2018) on the
 globally sum-pooled features. Widths: G 4ch at every block (ch = 64), D 4ch; G = linear to 4x4
--> 3 up blocks -> BN, ReLU, conv3x3, tanh; D = 2 down blocks + 2 plain blocks. Only 32 px here
-(the 128 px variant of the issue is not built).
+-> 3 up blocks -> BN, ReLU, conv3x3, tanh; D = 2 down blocks + 2 plain blocks. G: 32 px only
+(the 128 px BigGAN-deep generator is in deep.py; this D also has the 128 px arch).
 """
 
 from __future__ import annotations
@@ -100,12 +100,24 @@ class BigGANGenerator(nn.Module):
         return torch.tanh(self.out_conv(F.relu(self.out_bn(h))))
 
 
+#: image_size -> D blocks as (input width, output width, down-sample) in units of ch (0 = the
+#: image channels), and the resolutions where attention may go (after the block with that output).
+D_ARCH = {
+    32: ([(0, 4, True), (4, 4, True), (4, 4, False), (4, 4, False)], [16]),
+    # BigGAN-PyTorch BigGAN.py D_arch[128]: ch x [1, 2, 4, 8, 16, 16], the last without pooling
+    128: ([(0, 1, True), (1, 2, True), (2, 4, True), (4, 8, True), (8, 16, True),
+           (16, 16, False)], [64]),
+}  # fmt: skip
+
+
 class BigGANDiscriminator(nn.Module):
-    """(images (N, C, 32, 32) in [-1, 1], labels (N,)) -> logits (N,): linear(h) + <embed(y), h>.
+    """(images (N, C, S, S) in [-1, 1], labels (N,)) -> logits (N,): linear(h) + <embed(y), h>.
 
     Args:
-        num_classes: classes of the projection embedding. ch: width unit (64; 4 ch channels).
-        attention_res: 16 or None. pack: PacGAN packing degree (1 = off).
+        num_classes: classes of the projection embedding. image_size: 32 (the CIFAR arch: 4 ch
+            channels throughout) or 128 (BigGAN-PyTorch D_arch[128]: ch x [1, 2, 4, 8, 16, 16]).
+        ch: width unit (64). attention_res: 16 (32 px) / 64 (128 px) or None.
+        pack: PacGAN packing degree (1 = off).
     """
 
     RANGES = {"num_classes": Num(integer=True, low=1), "ch": Num(integer=True, low=2),
@@ -121,18 +133,25 @@ class BigGANDiscriminator(nn.Module):
         pack: int = 1,
     ) -> None:
         check_ranges(self, num_classes=num_classes, ch=ch, pack=pack)
-        if image_size != 32:
-            raise ValueError(f"BigGAN nets here are the 32 px variant; got image_size={image_size}")
-        check_attention_res(attention_res, [16], "BigGANDiscriminator")
+        if image_size not in D_ARCH:
+            raise ValueError(
+                f"BigGAN discriminator: image_size must be 32 px or 128 px, got {image_size} "
+                "(data.image_size)."
+            )
+        arch, attention_allowed = D_ARCH[image_size]
+        check_attention_res(attention_res, attention_allowed, "BigGANDiscriminator")
         super().__init__()
         self.num_classes, self.pack = num_classes, pack
-        self.data_shape = (channels, 32, 32)
-        w = 4 * ch
-        blocks: list[nn.Module] = [DBlock(channels * pack, w, down=True, preactivation=False)]
-        if attention_res == 16:
-            blocks.append(SelfAttention(w))
-        blocks += [DBlock(w, w, down=True, preactivation=True)]
-        blocks += [DBlock(w, w, down=False, preactivation=True) for _ in range(2)]
+        self.data_shape = (channels, image_size, image_size)
+        blocks: list[nn.Module] = []
+        res = image_size
+        for i, (w_in, w_out, down) in enumerate(arch):
+            c_in = channels * pack if i == 0 else w_in * ch
+            blocks.append(DBlock(c_in, w_out * ch, down=down, preactivation=i > 0))
+            res //= 2 if down else 1
+            if res == attention_res:
+                blocks.append(SelfAttention(w_out * ch))
+        w = arch[-1][1] * ch
         self.blocks = nn.Sequential(*blocks)
         self.linear = nn.Linear(w, 1)
         self.embed = nn.Embedding(num_classes, w)
