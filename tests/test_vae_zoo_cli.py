@@ -30,7 +30,7 @@ def _train(tmp_path: Path, name: str, args: list[str]) -> Path:
     assert list((run / "images" / "samples").glob("epoch_*.png"))
     with open(run / "csv" / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert any(r.get("train/loss_step") for r in rows) and any(r.get("epoch") for r in rows)
+    assert any(r.get("train/loss") for r in rows) and any(r.get("epoch") for r in rows)
     ckpt = run / "checkpoints" / "last.ckpt"
     assert ckpt.is_file() and len(list((run / "checkpoints").glob("epoch_*.ckpt"))) >= 1
     return ckpt
