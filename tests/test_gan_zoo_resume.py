@@ -8,13 +8,10 @@ tensors as the uninterrupted 2-epoch run. Tolerance: 1e-6 absolute + 1e-5 relati
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
-from omegaconf import OmegaConf
 
-from genlab.train import train
+from helpers.runs import straight_stopped_resumed
 
 FAST = ["metrics=none", "logger=csv", "test=false", "seed=3", "data.binarize=none"]
 STYLEGAN2_ADA = [
@@ -33,20 +30,9 @@ BIGGAN = [
 ATOL, RTOL = 1e-6, 1e-5
 
 
-def _run(tiny_cfg, overrides, epochs, folder, ckpt=None) -> dict:
-    extra = [f"ckpt_path={ckpt}"] if ckpt else []
-    cfg = tiny_cfg(*FAST, *overrides, f"trainer.max_epochs={epochs}", *extra)
-    out = Path(cfg.paths.output_dir) / folder
-    OmegaConf.update(cfg, "paths.output_dir", str(out))
-    train(cfg)
-    return torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
-
-
 def _resumed_and_straight(tiny_cfg, overrides) -> tuple[dict, dict]:
-    straight = _run(tiny_cfg, overrides, 2, "a")
-    _run(tiny_cfg, overrides, 1, "b")
-    last = Path(tiny_cfg().paths.output_dir) / "b" / "checkpoints" / "last.ckpt"
-    return straight, _run(tiny_cfg, overrides, 2, "c", ckpt=last)
+    straight, _, resumed = straight_stopped_resumed(tiny_cfg, [*FAST, *overrides])
+    return straight, resumed
 
 
 def _same(a: dict, b: dict, keys: list[str]) -> None:

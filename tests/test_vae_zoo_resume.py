@@ -17,6 +17,7 @@ import torch
 from omegaconf import OmegaConf
 
 from genlab.train import train
+from helpers.runs import straight_stopped_resumed
 from test_resume_exact import ATOL, FAST, RTOL, _compare
 
 CASES = {
@@ -36,21 +37,8 @@ PRIOR = [
 ]
 
 
-def _run(tiny_cfg, overrides: list[str], epochs: int, folder: str, ckpt=None) -> dict:
-    """Train ``epochs`` into ``<tmp>/<folder>`` (resuming from ``ckpt``); its last.ckpt."""
-    extra = [f"ckpt_path={ckpt}"] if ckpt else []
-    cfg = tiny_cfg(*FAST, *overrides, f"trainer.max_epochs={epochs}", *extra)
-    out = Path(cfg.paths.output_dir) / folder
-    OmegaConf.update(cfg, "paths.output_dir", str(out))
-    train(cfg)
-    return torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
-
-
 def _check_resume(tiny_cfg, overrides: list[str], prefixes: tuple[str, ...]) -> None:
-    straight = _run(tiny_cfg, overrides, 2, "a")
-    stopped = _run(tiny_cfg, overrides, 1, "b")
-    last = Path(tiny_cfg().paths.output_dir) / "b" / "checkpoints" / "last.ckpt"
-    resumed = _run(tiny_cfg, overrides, 2, "c", ckpt=last)
+    straight, stopped, resumed = straight_stopped_resumed(tiny_cfg, [*FAST, *overrides])
     for key in ("epoch", "global_step"):
         assert straight[key] == resumed[key], key
     new = [k for k in straight["state_dict"] if k.startswith(prefixes)]

@@ -47,3 +47,27 @@ def wandb_runs(job_dir: Path) -> list[OfflineRun]:
 def check_ok(proc) -> None:
     """Fail with the end of the run's output when it did not exit cleanly."""
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+
+
+def train_to_last_ckpt(tiny_cfg, overrides: list[str], epochs: int, folder: str, ckpt=None) -> dict:
+    """Train in process for ``epochs`` into ``<output_dir>/<folder>``, resuming from ``ckpt``
+    when given; return that run's ``last.ckpt`` (loaded with ``weights_only=True``)."""
+    import torch
+
+    from genlab.train import train
+
+    extra = [f"ckpt_path={ckpt}"] if ckpt else []
+    cfg = tiny_cfg(*overrides, f"trainer.max_epochs={epochs}", *extra)
+    out = Path(cfg.paths.output_dir) / folder
+    OmegaConf.update(cfg, "paths.output_dir", str(out))
+    train(cfg)
+    return torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+
+
+def straight_stopped_resumed(tiny_cfg, overrides: list[str]) -> tuple[dict, dict, dict]:
+    """The checkpoints of a 2-epoch run, of a run stopped after epoch 1, and of that run
+    resumed to epoch 2 from its ``last.ckpt`` (what a kill during epoch 2 leaves)."""
+    straight = train_to_last_ckpt(tiny_cfg, overrides, 2, "a")
+    stopped = train_to_last_ckpt(tiny_cfg, overrides, 1, "b")
+    last = Path(tiny_cfg().paths.output_dir) / "b" / "checkpoints" / "last.ckpt"
+    return straight, stopped, train_to_last_ckpt(tiny_cfg, overrides, 2, "c", ckpt=last)
