@@ -286,25 +286,12 @@ def test_weights_script_joins_backbone_and_heads(tmp_path):
     assert torch.equal(module.lin4.model[-1].weight, heads["lin4.model.1.weight"])
 
 
-STYLEGAN2_TINY = [
-    "model=stylegan2",
-    "data.image_size=16",
-    "model.generator.latent_dim=16",
-    "model.generator.w_dim=16",
-    "model.generator.channel_base=128",
-    "model.generator.channel_max=16",
-    "model.generator.mapping_layers=2",
-    "model.discriminator.channel_base=128",
-    "model.discriminator.channel_max=16",
-]
-
-
 def test_w_space_on_stylegan2(tmp_path):
     """space=w: the GAN's mapping and synthesis give its samples; the two images of a pair see
     the same noise inputs (a zero-length step has distance 0); PPL in w is finite."""
     import hydra
 
-    from helpers.config import compose_config
+    from helpers.config import STYLEGAN2_TINY, compose_config
 
     model = hydra.utils.instantiate(compose_config(STYLEGAN2_TINY, tmp_path).model)
     assert model.has_mapping and not LinearImages().has_mapping

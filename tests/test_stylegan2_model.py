@@ -6,20 +6,9 @@ import hydra
 import pytest
 import torch
 
-from helpers.config import compose_config
+from helpers.config import STYLEGAN2_TINY, compose_config
 
-TINY = [
-    "model=stylegan2",
-    "model/augment=ada",
-    "data.image_size=16",
-    "model.generator.latent_dim=16",
-    "model.generator.w_dim=16",
-    "model.generator.channel_base=128",
-    "model.generator.channel_max=16",
-    "model.generator.mapping_layers=2",
-    "model.discriminator.channel_base=128",
-    "model.discriminator.channel_max=16",
-]
+TINY = [*STYLEGAN2_TINY, "model/augment=ada"]
 
 
 def test_stylegan2_ada_state_round_trips_through_a_checkpoint(tmp_path):

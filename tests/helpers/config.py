@@ -24,6 +24,19 @@ TINY = [
     "data.batch_size=32",
 ]
 
+#: the smallest StyleGAN2 the tests build (16 px, 16-d latents and styles, 16 channels)
+STYLEGAN2_TINY = [
+    "model=stylegan2",
+    "data.image_size=16",
+    "model.generator.latent_dim=16",
+    "model.generator.w_dim=16",
+    "model.generator.channel_base=128",
+    "model.generator.channel_max=16",
+    "model.generator.mapping_layers=2",
+    "model.discriminator.channel_base=128",
+    "model.discriminator.channel_max=16",
+]
+
 
 def compose_config(overrides: list[str], tmp_path: Path, name: str = "train") -> DictConfig:
     """Compose conf/<name>.yaml with overrides, all paths under tmp_path (no Hydra runtime)."""
