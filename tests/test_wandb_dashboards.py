@@ -30,6 +30,7 @@ def test_summaries_sample_table_and_checkpoint_artifacts(tmp_path):
     overrides = [
         *WANDB_RUN,
         "callbacks.samples_table.every_n_epochs=1",
+        "callbacks.samples_table.min_interval_s=0",  # every epoch, however fast (cadence.py)
         "logger.wandb.offline=false",
     ]
     cfg = compose_config(overrides, tmp_path)

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 
+from genlab.callbacks.cadence import EpochCadence  # noqa: E402
 from genlab.callbacks.images import log_image_file  # noqa: E402
 from genlab.contract import require_generative  # noqa: E402
 from genlab.nets.quantizer import perplexity  # noqa: E402
@@ -42,11 +43,10 @@ def plot_code_usage(counts: torch.Tensor, path: Path, title: str = "") -> Path:
 class CodebookUsage(pl.Callback):
     """Plot the validation code histogram every ``every_n_epochs`` epochs (rank 0)."""
 
-    def __init__(self, every_n_epochs: int = 1, output_dir: str | None = None) -> None:
-        if every_n_epochs < 1:
-            raise ValueError(
-                f"callbacks.codebook_usage.every_n_epochs must be >= 1, got {every_n_epochs}"
-            )
+    def __init__(
+        self, every_n_epochs: int = 1, output_dir: str | None = None, min_interval_s: float = 0.0
+    ) -> None:
+        self.cadence = EpochCadence(every_n_epochs, min_interval_s)  # genlab.callbacks.cadence
         self.every_n_epochs, self.output_dir = every_n_epochs, output_dir
 
     @staticmethod
@@ -59,8 +59,7 @@ class CodebookUsage(pl.Callback):
         counts = require_generative(pl_module, "CodebookUsage").code_counts
         if counts is None or trainer.sanity_checking or not trainer.is_global_zero:
             return
-        last = trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
-        if (trainer.current_epoch + 1) % self.every_n_epochs and not last:
+        if not self.cadence.due(trainer):
             return
         root = Path(self.output_dir or trainer.default_root_dir)
         path = root / "images" / "codebook_usage" / f"epoch_{trainer.current_epoch:04d}.png"

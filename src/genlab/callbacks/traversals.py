@@ -17,8 +17,10 @@ import re
 import pytorch_lightning as pl
 import torch
 
+from genlab.callbacks.cadence import EpochCadence
 from genlab.callbacks.images import real_batch, save_and_log_grid
 from genlab.contract import require_generative
+from genlab.utils.eval_mode import eval_mode
 
 KL_KEY = re.compile(r"^val/kl_dim/(\d+)$")
 
@@ -46,6 +48,8 @@ class LatentTraversals(pl.Callback):
 
     Args:
         every_n_epochs: run after every N-th validation epoch (and after the last epoch).
+        min_interval_s: but not more often than every this many seconds (wall clock;
+            ``genlab.callbacks.cadence``).
         steps: values per row (columns of the grid).
         span: values go from -span to +span (prior standard deviations, the prior is N(0, I)).
         max_dims: at most this many rows (the highest-KL dimensions).
@@ -59,7 +63,9 @@ class LatentTraversals(pl.Callback):
         span: float = 3.0,
         max_dims: int = 16,
         output_dir: str | None = None,
+        min_interval_s: float = 0.0,
     ) -> None:
+        self.cadence = EpochCadence(every_n_epochs, min_interval_s)
         if every_n_epochs < 1 or steps < 2 or max_dims < 1 or span <= 0:
             raise ValueError(
                 "callbacks.traversals needs every_n_epochs >= 1, steps >= 2, max_dims >= 1 and "
@@ -75,23 +81,18 @@ class LatentTraversals(pl.Callback):
         model = require_generative(model, "LatentTraversals")
         return model.can_encode and len(tuple(model.latent_shape)) == 1 and model.is_image_model
 
-    def _due(self, trainer: pl.Trainer) -> bool:
-        last = trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
-        return last or (trainer.current_epoch + 1) % self.every_n_epochs == 0
-
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Runs after the model's epoch-end hook, so this epoch's ``val/kl_dim/NN`` are logged."""
-        if trainer.sanity_checking or not trainer.is_global_zero or not self._due(trainer):
+        if trainer.sanity_checking or not trainer.is_global_zero:
             return
         model = require_generative(pl_module, "LatentTraversals")
         shape = tuple(model.latent_shape)
         if not model.can_encode or len(shape) != 1 or not model.is_image_model:
             return  # traversals vary one entry of a vector latent of an autoencoder
-        was_training = pl_module.training
-        pl_module.eval()
-        with torch.no_grad():
+        if not self.cadence.due(trainer):
+            return
+        with eval_mode(pl_module):
             self.make_images(trainer, pl_module, shape[0])
-        pl_module.train(was_training)
 
     def make_images(self, trainer: pl.Trainer, pl_module, latent_dim: int) -> None:
         """Encode one validation batch, pick and sort dims, decode the traversal grid."""

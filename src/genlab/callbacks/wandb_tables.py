@@ -8,7 +8,9 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import WandbLogger
 
+from genlab.callbacks.cadence import EpochCadence
 from genlab.contract import require_generative
+from genlab.utils.eval_mode import eval_mode
 from genlab.utils.images import to_uint8
 
 COLUMNS = ["epoch", "step", "label", "image"]
@@ -21,8 +23,9 @@ class WandbSampleTable(pl.Callback):
 
     def __init__(
         self, every_n_epochs: int = 5, num_samples: int = 16, seed: int = 1234,
-        key: str = "val/samples_table",
+        key: str = "val/samples_table", min_interval_s: float = 0.0,
     ) -> None:  # fmt: skip
+        self.cadence = EpochCadence(every_n_epochs, min_interval_s)  # genlab.callbacks.cadence
         if every_n_epochs < 1 or num_samples < 1:
             raise ValueError(
                 f"every_n_epochs and num_samples must be >= 1, got {every_n_epochs}, {num_samples}"
@@ -58,17 +61,13 @@ class WandbSampleTable(pl.Callback):
         """Log the table on rank 0 when due (skips sanity checks and non-image models)."""
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
-        last = trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
-        if (trainer.current_epoch + 1) % self.every_n_epochs and not last:
-            return
         loggers = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
         if not loggers or not require_generative(pl_module, "WandbSampleTable").is_image_model:
             return
-        was_training = pl_module.training
-        pl_module.eval()
-        with torch.no_grad():
+        if not self.cadence.due(trainer):
+            return
+        with eval_mode(pl_module):
             rows = self.rows(trainer, pl_module)
-        pl_module.train(was_training)
         for logger in loggers:
             logger.log_table(key=self.key, columns=COLUMNS, data=rows, step=trainer.global_step)
         self.logged_steps.append(trainer.global_step)
