@@ -43,8 +43,15 @@ def test_time_floor_thins_fast_runs_only(monkeypatch):
     assert _due_epochs(EpochCadence(5, 30), 4.0, 30, monkeypatch) == [9, 19, 29]
 
 
-@pytest.mark.parametrize("bad", [{"every_n_epochs": 0}, {"every_n_epochs": 2.5},
-                                 {"min_interval_s": -1.0}, {"min_interval_s": float("nan")}])  # fmt: skip
+BAD_VALUES = [
+    {"every_n_epochs": 0},
+    {"every_n_epochs": 2.5},
+    {"min_interval_s": -1.0},
+    {"min_interval_s": float("nan")},
+]
+
+
+@pytest.mark.parametrize("bad", BAD_VALUES)
 def test_cadence_refuses_bad_values_naming_the_key(bad):
     kwargs = {"every_n_epochs": 5, "min_interval_s": 0.0, **bad}
     with pytest.raises(RangeError, match=next(iter(bad))):
