@@ -49,17 +49,26 @@ def test_twin_names_catches_lightning_suffixes():
 
 class RecordingModule:
     """What TermLogger needs of a LightningModule: ``log``/``log_dict`` (recorded), a trainer
-    whose every step is written (``log_every_n_steps=1``) and one rank."""
+    whose every step is written (``log_every_n_steps=1``), one rank, and a logger whose
+    ``log_metrics`` keys (training steps go there directly, ``log_many``) are recorded too."""
 
     def __init__(self) -> None:
         epoch_loop = SimpleNamespace(_batches_that_stepped=0)
+        self.logged: list[str] = []
+        logger = SimpleNamespace(
+            log_metrics=lambda metrics, step: self.logged.extend(k for k in metrics if k != "epoch")
+        )
         self.trainer = SimpleNamespace(
             fit_loop=SimpleNamespace(epoch_loop=epoch_loop),
             log_every_n_steps=1,
             should_stop=False,
             world_size=1,
+            callback_metrics={},
+            sanity_checking=False,
+            is_global_zero=True,
+            loggers=[logger],
+            current_epoch=0,
         )
-        self.logged: list[str] = []
 
     def log(self, name, value, **kwargs) -> None:
         self.logged.append(name)
@@ -104,13 +113,16 @@ def test_log_many_sends_one_call_per_logger_and_fills_callback_metrics(sanity):
         is_global_zero=True,
         loggers=loggers,
         fit_loop=SimpleNamespace(epoch_loop=epoch_loop),
+        current_epoch=3,
     )
     kl = torch.tensor([0.5, 2.0, 0.0], dtype=torch.float64)
     log_many(SimpleNamespace(trainer=trainer), {f"val/kl_dim/{i:02d}": kl[i] for i in range(3)})
     assert set(trainer.callback_metrics) == {"val/kl_dim/00", "val/kl_dim/01", "val/kl_dim/02"}
     assert float(trainer.callback_metrics["val/kl_dim/01"]) == 2.0
     want = (
-        [] if sanity else [({"val/kl_dim/00": 0.5, "val/kl_dim/01": 2.0, "val/kl_dim/02": 0.0}, 42)]
+        []
+        if sanity
+        else [({"val/kl_dim/00": 0.5, "val/kl_dim/01": 2.0, "val/kl_dim/02": 0.0, "epoch": 3}, 42)]
     )
     assert [logger.calls for logger in loggers] == [want, want]  # nothing in the sanity check
 

@@ -17,11 +17,12 @@ from pytorch_lightning.callbacks import RichModelSummary, RichProgressBar
 from pytorch_lightning.utilities.model_summary import get_human_readable_count
 
 # progress-bar label -> logged key (the first one logged is shown)
-BAR_KEYS = {"d_loss": ("train/d_loss",), "g_loss": ("train/g_loss",)}
+BAR_KEYS = {"loss": ("train/loss",), "d_loss": ("train/d_loss",), "g_loss": ("train/g_loss",)}
 
 
 class QuietProgressBar(RichProgressBar):
-    """Lightning's rich progress bar without ``v_num``, with a GAN's D and G losses.
+    """Lightning's rich progress bar without ``v_num``, with the training loss (a VAE's
+    ``train/loss``, a GAN's D and G losses: ``BAR_KEYS``).
 
     Redrawn ``refresh_rate`` times per second (Lightning's default is 100: rich's redraw thread
     then took ~5 % of the small VAE's default 30-epoch fit on 2 CPU cores; 10 is rich's own

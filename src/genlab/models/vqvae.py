@@ -136,11 +136,11 @@ class VQVAE(GenerativeModel, pl.LightningModule):
         x, _ = split_batch(batch)
         terms = self.step(x)
         raise_if_not_finite(terms["loss"], "VQ-VAE loss", self.global_step)
-        self.terms_log.train_step(terms, x.shape[0])
-        if should_log_step(self.trainer):
+        state = {}
+        if should_log_step(self.trainer):  # the codebook's state, in the same logged row
             alive = (self.quantizer.cluster_size >= self.quantizer.restart_threshold).sum()
-            state = {"train/codes_alive": alive.float(), "train/restarts": self.quantizer.restarts}
-            self.log_dict({k: v.float() for k, v in state.items()}, on_step=True, on_epoch=False)
+            state = {"codes_alive": alive.float(), "restarts": self.quantizer.restarts.float()}
+        self.terms_log.train_step({**terms, **state}, x.shape[0])
         return terms["loss"]
 
     def on_train_epoch_end(self) -> None:
