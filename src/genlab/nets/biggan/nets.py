@@ -1,5 +1,6 @@
 """BigGAN generator and projection discriminator for 32 px (the CIFAR variant of
-ajbrock/BigGAN-PyTorch ``BigGAN.py``, arch[32], which StudioGAN's BigGAN CIFAR-10 row uses).
+ajbrock/BigGAN-PyTorch ``BigGAN.py``, arch[32], which StudioGAN's BigGAN CIFAR-10 row uses) and
+128 px (arch[128], the ImageNet BigGAN; the BigGAN-deep generator is in deep.py).
 
 Brock et al. 2019: shared class embedding (one nn.Embedding for all conditional BNs), hierarchical
 latent (z split into one chunk for the first linear layer plus one per block, each block's cBN
@@ -7,8 +8,8 @@ conditioned on [embedding, chunk]), conditional BN, optional self-attention (gen
 attention; BigGAN-PyTorch's CIFAR script uses none, so ``attention_res=None`` by default),
 spectral norm in G and D, orthogonal init, projection discriminator (Miyato & Koyama 2018) on the
 globally sum-pooled features. Widths: G 4ch at every block (ch = 64), D 4ch; G = linear to 4x4
--> 3 up blocks -> BN, ReLU, conv3x3, tanh; D = 2 down blocks + 2 plain blocks. G: 32 px only
-(the 128 px BigGAN-deep generator is in deep.py; this D also has the 128 px arch).
+-> 3 up blocks -> BN, ReLU, conv3x3, tanh; D = 2 down blocks + 2 plain blocks. At 128 px: G
+ch x [16, 16, 8, 4, 2] -> [16, 8, 4, 2, 1] over 5 up blocks, D ch x [1, 2, 4, 8, 16, 16].
 """
 
 from __future__ import annotations
@@ -33,13 +34,25 @@ def _orthogonal_init(net: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
+#: image_size -> G blocks as (input width, output width) in units of ch, each block doubling the
+#: resolution from 4x4 (ajbrock/BigGAN-PyTorch BigGAN.py G_arch: 32 = the CIFAR arch, 4 ch
+#: throughout; 128 = ch x [16, 16, 8, 4, 2] -> [16, 8, 4, 2, 1]).
+G_ARCH = {
+    32: [(4, 4), (4, 4), (4, 4)],
+    128: [(16, 16), (16, 8), (8, 4), (4, 2), (2, 1)],
+}
+
+
 class BigGANGenerator(nn.Module):
-    """(z (N, latent_dim), labels (N,)) -> images (N, channels, 32, 32) in [-1, 1].
+    """(z (N, latent_dim), labels (N,)) -> images (N, channels, S, S) in [-1, 1], S = 32 or 128.
 
     Args:
-        num_classes: classes of the shared embedding. latent_dim: z size (128), split into
-            4 chunks (linear + 3 blocks). ch: width unit (64; blocks have 4 ch channels).
-        shared_dim: shared embedding size (128). attention_res: 8, 16, 32 or None.
+        num_classes: classes of the shared embedding. latent_dim: z size, split into one chunk
+            for the linear layer plus one per block (32 px: 3 blocks, z 128 in 4 chunks of 32;
+            128 px: 5 blocks, BigGAN-PyTorch's z 120 in 6 chunks of 20). ch: width unit
+            (``G_ARCH``; 64 at 32 px, 96 in BigGAN-PyTorch's 128 px script).
+        shared_dim: shared embedding size (128). attention_res: a block's output resolution
+            (8 .. image_size) or None (BigGAN-PyTorch: none at 32 px, 64 at 128 px).
     """
 
     RANGES = {
@@ -48,8 +61,6 @@ class BigGANGenerator(nn.Module):
         "ch": Num(integer=True, low=2),
         "shared_dim": Num(integer=True, low=1),
     }
-    image_size = 32
-    blocks_count = 3
 
     def __init__(
         self,
@@ -63,37 +74,45 @@ class BigGANGenerator(nn.Module):
     ) -> None:
         check_ranges(self, num_classes=num_classes, latent_dim=latent_dim, ch=ch,
                      shared_dim=shared_dim)  # fmt: skip
-        if image_size != 32:
-            raise ValueError(f"BigGAN nets here are the 32 px variant; got image_size={image_size}")
-        if latent_dim % (self.blocks_count + 1):
+        if image_size not in G_ARCH:
             raise ValueError(
-                f"BigGAN latent_dim must be a multiple of 4 (chunks), got {latent_dim}"
+                f"BigGAN generator: image_size must be one of {sorted(G_ARCH)} px, got "
+                f"{image_size} (data.image_size; BigGAN-deep: model/gan_nets=biggan_deep128)."
             )
-        check_attention_res(attention_res, [8, 16, 32], "BigGANGenerator")
+        arch = G_ARCH[image_size]
+        slots = len(arch) + 1
+        if latent_dim % slots:
+            raise ValueError(
+                f"BigGAN latent_dim must be a multiple of {slots} at {image_size} px (one chunk "
+                f"for the linear layer and one per block), got {latent_dim}"
+            )
+        resolutions = [8 * 2**i for i in range(len(arch))]
+        check_attention_res(attention_res, resolutions, "BigGANGenerator")
         super().__init__()
         self.num_classes, self.latent_dim = num_classes, latent_dim
-        self.data_shape = (channels, 32, 32)
-        self.chunk = latent_dim // (self.blocks_count + 1)
-        self.width = 4 * ch
+        self.data_shape = (channels, image_size, image_size)
+        self.chunk = latent_dim // slots
+        self.width = arch[0][0] * ch  # of the 4x4 input
         self.shared = nn.Embedding(num_classes, shared_dim)
         self.linear = nn.Linear(self.chunk, 4 * 4 * self.width)
         self.blocks = nn.ModuleList()
         self.attention = nn.ModuleDict()
-        for r in (8, 16, 32):
-            self.blocks.append(GBlock(self.width, self.width, shared_dim + self.chunk))
+        self.resolutions = resolutions
+        for (w_in, w_out), r in zip(arch, resolutions, strict=True):
+            self.blocks.append(GBlock(w_in * ch, w_out * ch, shared_dim + self.chunk))
             if r == attention_res:
-                self.attention[str(r)] = SelfAttention(self.width)
-        self.out_bn = nn.BatchNorm2d(self.width, eps=1e-4)
-        self.out_conv = nn.Conv2d(self.width, channels, 3, 1, 1)
+                self.attention[str(r)] = SelfAttention(w_out * ch)
+        self.out_bn = nn.BatchNorm2d(arch[-1][1] * ch, eps=1e-4)
+        self.out_conv = nn.Conv2d(arch[-1][1] * ch, channels, 3, 1, 1)
         _orthogonal_init(self)
         add_spectral_norm(self)
 
     def forward(self, z: Tensor, labels: Tensor) -> Tensor:
-        """Images (N, C, 32, 32) in [-1, 1] of classes ``labels``."""
+        """Images (N, C, S, S) in [-1, 1] of classes ``labels``."""
         chunks = z.flatten(start_dim=1).split(self.chunk, dim=1)
         shared = self.shared(labels.long())
         h = self.linear(chunks[0]).view(z.shape[0], self.width, 4, 4)
-        for i, (block, r) in enumerate(zip(self.blocks, (8, 16, 32), strict=True)):
+        for i, (block, r) in enumerate(zip(self.blocks, self.resolutions, strict=True)):
             h = block(h, torch.cat([shared, chunks[i + 1]], dim=1))
             if str(r) in self.attention:
                 h = self.attention[str(r)](h)
