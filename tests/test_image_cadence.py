@@ -51,6 +51,15 @@ BAD_VALUES = [
 ]
 
 
+def test_a_stop_before_max_epochs_counts_as_the_last_epoch(monkeypatch):
+    monkeypatch.setattr(cadence.time, "monotonic", lambda: 1.0)
+    cad = EpochCadence(5, 30)
+    base = {"max_epochs": 100, "max_steps": -1, "global_step": 40, "should_stop": False}
+    assert not cad.due(SimpleNamespace(current_epoch=3, **base))
+    assert cad.due(SimpleNamespace(current_epoch=3, **{**base, "should_stop": True}))  # max_g_steps
+    assert cad.due(SimpleNamespace(current_epoch=3, **{**base, "max_steps": 40}))
+
+
 @pytest.mark.parametrize("bad", BAD_VALUES)
 def test_cadence_refuses_bad_values_naming_the_key(bad):
     kwargs = {"every_n_epochs": 5, "min_interval_s": 0.0, **bad}

@@ -19,8 +19,15 @@ from genlab.utils.ranges import Num, check_ranges
 
 
 def is_last_epoch(trainer: pl.Trainer) -> bool:
-    """True in the final epoch of ``max_epochs`` (False when training is bounded otherwise)."""
-    return trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
+    """True when training ends after this epoch: the final one of ``max_epochs``, ``max_steps``
+    reached, or a stop requested (``trainer.should_stop``: a GAN's ``max_g_steps``, early
+    stopping)."""
+    if trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs:
+        return True
+    max_steps = getattr(trainer, "max_steps", -1)
+    if max_steps is not None and max_steps > 0 and trainer.global_step >= max_steps:
+        return True
+    return bool(getattr(trainer, "should_stop", False))
 
 
 class EpochCadence:
