@@ -27,6 +27,7 @@ from genlab.metrics.context import MetricContext
 from genlab.metrics.dci import CLASSIFIERS, dci
 from genlab.metrics.disentanglement import mutual_info_gap
 from genlab.metrics.registry import register_metric
+from genlab.utils.eval_mode import eval_mode
 from genlab.utils.ranges import Num, RangeError
 
 DEFAULTS = {
@@ -98,15 +99,10 @@ def codes_and_factors(context: MetricContext) -> tuple[torch.Tensor, torch.Tenso
     num = min(num, len(data.dataset(context.split)))
     images = data.real_images(context.split, num)
     factors = data.real_factors(context.split, num).long()
-    was_training = model.training
-    model.eval()
     codes = []
-    try:
-        with torch.no_grad():
-            for batch in images.split(ENCODE_BATCH):
-                codes.append(model.encode(batch.to(model.device)).flatten(1).double().cpu())
-    finally:
-        model.train(was_training)
+    with eval_mode(model):
+        for batch in images.split(ENCODE_BATCH):
+            codes.append(model.encode(batch.to(model.device)).flatten(1).double().cpu())
     context.cache["codes"], context.cache["factors"] = torch.cat(codes), factors
     return context.cache["codes"], factors
 

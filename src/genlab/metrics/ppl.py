@@ -43,6 +43,7 @@ from genlab.contract import GenerativeModel, require_generative
 from genlab.metrics.lpips import build_lpips, weights_name
 from genlab.metrics.registry import register_metric
 from genlab.metrics.weights import file_hash
+from genlab.utils.eval_mode import eval_mode
 from genlab.utils.ranges import Num, RangeError, check_ranges
 
 SPACES, SAMPLINGS = ("z", "w"), ("full", "end")
@@ -253,9 +254,7 @@ class PerceptualPathLength(Metric):
         from the CPU ``generator`` per batch, in that order)."""
         s = self.settings
         model = check_model(model, s)
-        was_training = model.training
-        model.eval()
-        try:
+        with eval_mode(model, no_grad=False):  # _pair decides about gradients
             for start in range(0, num, batch_size):
                 n = min(batch_size, num - start)
                 z0, z1 = model.sample_noise(n, generator), model.sample_noise(n, generator)
@@ -269,8 +268,6 @@ class PerceptualPathLength(Metric):
                 lat0 = interpolate(a, b, t, s.method).to(dtype)
                 lat1 = interpolate(a, b, t + s.epsilon, s.method).to(dtype)
                 self.distances.append(self._pair(model, lat0, lat1, labels, seed).to(self.device))
-        finally:
-            model.train(was_training)
 
     def compute(self) -> dict[str, Any]:
         """``{"ppl": mean of the kept distances, "ppl_std", "ppl_num_samples", "ppl_num_kept"}``

@@ -18,6 +18,7 @@ from genlab.metrics.cache import ReferenceCache, ReferenceKey, fingerprint_image
 from genlab.metrics.collection import SampleQualityMetrics
 from genlab.metrics.conditional import real_labels
 from genlab.metrics.extractors import ExtractorOutput, images_to_uint8
+from genlab.utils.eval_mode import eval_mode
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,8 @@ def add_generated(
         )
     part = shard(num_fake, rank, world_size)
     generator = torch.Generator().manual_seed(seed + RANK_SEED_STRIDE * rank)
-    was_training = model.training
-    model.eval()
     shape: tuple[int, ...] = ()
-    try:
+    with eval_mode(model, no_grad=False):
         with torch.no_grad():
             for start in range(part.start, part.stop, batch_size):
                 num = min(batch_size, part.stop - start)
@@ -75,8 +74,6 @@ def add_generated(
             path_seed = seed + RANK_SEED_STRIDE * rank + PATH_SEED_OFFSET
             stream = torch.Generator().manual_seed(path_seed)
             suite.update_paths(model, paths.stop - paths.start, stream, batch_size)
-    finally:
-        model.train(was_training)
     return shape
 
 

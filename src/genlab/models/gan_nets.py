@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from genlab.contract import split_batch
 from genlab.models.ema_standing import STANDING_STREAM, standing_statistics
 from genlab.objectives.gan_losses import d_output_mean
+from genlab.utils.eval_mode import eval_mode
 
 
 class GANNets:
@@ -94,11 +95,8 @@ class GANNets:
         return labels.to(self.device).long()
 
     def _run(self, net: nn.Module, z: Tensor, labels: Tensor | None) -> Tensor:
-        was_training = net.training
-        net.eval()  # no batch-norm statistics updates; outputs independent of batch makeup
-        with torch.no_grad():
+        with eval_mode(net):  # no batch-norm statistics updates; outputs independent of batch
             out = self._g(net, z.to(self.device), labels)
-        net.train(was_training)
         return ((out + 1.0) / 2.0).clamp(0.0, 1.0) if self.is_image_model else out
 
     def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
@@ -118,12 +116,9 @@ class GANNets:
         net = self.generator_ema or self.generator
         if not self.has_mapping:
             return super().map_latent(z, labels)
-        was_training = net.training
-        net.eval()
-        with torch.no_grad():
+        with eval_mode(net):
             labels = self._require_labels(labels) if self.conditional else None
             ws = net.styles(z.to(self.device).flatten(start_dim=1), labels)
-        net.train(was_training)
         return ws
 
     def generate_mapped(self, w: Tensor, labels: Tensor | None = None) -> Tensor:
@@ -131,11 +126,8 @@ class GANNets:
         net = self.generator_ema or self.generator
         if not self.has_mapping:
             return super().generate_mapped(w, labels)
-        was_training = net.training
-        net.eval()
-        with torch.no_grad():
+        with eval_mode(net):
             out = net.synthesis(w.to(self.device))
-        net.train(was_training)
         return ((out + 1.0) / 2.0).clamp(0.0, 1.0)
 
     def generate_raw(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
