@@ -24,11 +24,12 @@ class QuietProgressBar(RichProgressBar):
     """Lightning's rich progress bar without ``v_num``, with the training loss (a VAE's
     ``train/loss``, a GAN's D and G losses: ``BAR_KEYS``).
 
-    Redrawn ``refresh_rate`` times per second (Lightning's default is 100: rich's redraw thread
-    then took ~5 % of the small VAE's default 30-epoch fit on 2 CPU cores; 10 is rich's own
+    Redrawn ``refresh_rate`` times per second (Lightning's default is 100; 10 is rich's own
     default and still looks continuous). The metrics shown are re-read from the trainer at most
     once per redraw during training batches (each read converts every progress-bar tensor to a
-    float, ~0.4 ms: more than a small model's step); epoch ends always read them afresh.
+    float, ~0.4 ms: more than a small model's step); epoch ends always read them afresh. Both
+    together: the bar's batch-end work in the small VAE's 30-epoch fit went from 0.39 s to
+    0.05 s (cProfile, 2026-12-02).
     """
 
     def __init__(self, refresh_rate: int = 10, **kwargs: Any) -> None:
