@@ -2,11 +2,12 @@
 ``min_interval_s`` seconds of wall time, and always after the last epoch.
 
 An epoch count alone suits long runs (5 epochs of a GPU run are minutes apart) but not the small
-jobs researchers sweep by the hundred: the default 30-epoch digits VAE finishes in ~6 s, and six
-sets of grids, traversals and W&B tables cost ~11 % of its fit (cProfile, 2026-12-02). The time floor
-thins only runs whose N epochs take less than ``min_interval_s``; the last epoch always gets its
-images, so every run ends with a complete set. Which epochs get images then depends on speed:
-set ``min_interval_s: 0`` for a count-only cadence (the tests that name epochs do).
+jobs researchers sweep by the hundred: the default 30-epoch digits VAE finishes in ~6 s, and
+six sets of grids, traversals and W&B tables cost ~11 % of its fit (cProfile, 2026-12-02). The
+time floor thins only runs whose N epochs take less than ``min_interval_s``; the last epoch
+always gets its images, so every run ends with a complete set. Which epochs get images then
+depends on speed: set ``min_interval_s: 0`` for a count-only cadence (the tests that name epochs
+do).
 """
 
 from __future__ import annotations
