@@ -14,6 +14,7 @@ import torch
 from pytorch_lightning.loggers import CSVLogger
 
 import genlab.callbacks.images as images
+from genlab.callbacks.cadence import EpochCadence
 from genlab.contract import GenerativeModel, require_generative
 from genlab.train import train
 from helpers.config import compose_config, run_cli
@@ -44,7 +45,7 @@ def test_every_default_callback_runs_on_a_model_with_only_the_contract(tmp_path)
     callbacks = _default_callbacks(tmp_path)
     for cb in callbacks:
         if isinstance(cb, images._EveryNEpochs):
-            cb.every_n_epochs = 1
+            cb.cadence = EpochCadence(every_n_epochs=1)
     trainer = pl.Trainer(
         max_epochs=1, limit_train_batches=2, limit_val_batches=1, logger=CSVLogger(tmp_path),
         enable_progress_bar=False, default_root_dir=tmp_path, callbacks=callbacks,

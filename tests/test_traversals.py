@@ -29,8 +29,10 @@ def test_kl_per_dim_reads_the_logged_keys():
 
 
 def test_bad_settings_name_the_key():
-    with pytest.raises(ValueError, match="callbacks.traversals"):
+    with pytest.raises(ValueError, match="LatentTraversals: steps=1 .*an integer >= 2"):
         LatentTraversals(steps=1)
+    with pytest.raises(ValueError, match="span=0"):
+        LatentTraversals(span=0)
 
 
 class _Data:

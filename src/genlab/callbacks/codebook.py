@@ -47,7 +47,7 @@ class CodebookUsage(pl.Callback):
         self, every_n_epochs: int = 1, output_dir: str | None = None, min_interval_s: float = 0.0
     ) -> None:
         self.cadence = EpochCadence(every_n_epochs, min_interval_s)  # genlab.callbacks.cadence
-        self.every_n_epochs, self.output_dir = every_n_epochs, output_dir
+        self.output_dir = output_dir
 
     @staticmethod
     def applies(model: object, datamodule: object) -> bool:

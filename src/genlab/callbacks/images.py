@@ -89,7 +89,6 @@ class _EveryNEpochs(pl.Callback):
         self, every_n_epochs: int = 1, output_dir: str | None = None, min_interval_s: float = 0.0
     ) -> None:
         self.cadence = EpochCadence(every_n_epochs, min_interval_s)
-        self.every_n_epochs = every_n_epochs
         self.output_dir = output_dir
         self.last_images: torch.Tensor | None = None
         self.last_labels: torch.Tensor | None = None

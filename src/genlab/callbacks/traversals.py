@@ -21,6 +21,7 @@ from genlab.callbacks.cadence import EpochCadence
 from genlab.callbacks.images import real_batch, save_and_log_grid
 from genlab.contract import require_generative
 from genlab.utils.eval_mode import eval_mode
+from genlab.utils.ranges import Num, check_ranges
 
 KL_KEY = re.compile(r"^val/kl_dim/(\d+)$")
 
@@ -56,6 +57,12 @@ class LatentTraversals(pl.Callback):
         output_dir: root of ``images/traversals/`` (default: the trainer's root dir).
     """
 
+    RANGES = {  # noqa: RUF012 - declared ranges (genlab.utils.ranges); the cadence has its own
+        "steps": Num(integer=True, low=2),
+        "span": Num(low=0, low_open=True),
+        "max_dims": Num(integer=True, low=1),
+    }
+
     def __init__(
         self,
         every_n_epochs: int = 5,
@@ -65,13 +72,9 @@ class LatentTraversals(pl.Callback):
         output_dir: str | None = None,
         min_interval_s: float = 0.0,
     ) -> None:
-        self.cadence = EpochCadence(every_n_epochs, min_interval_s)
-        if every_n_epochs < 1 or steps < 2 or max_dims < 1 or span <= 0:
-            raise ValueError(
-                "callbacks.traversals needs every_n_epochs >= 1, steps >= 2, max_dims >= 1 and "
-                f"span > 0; got {every_n_epochs}, {steps}, {max_dims}, {span}"
-            )
-        self.every_n_epochs, self.steps, self.span = every_n_epochs, steps, span
+        self.cadence = EpochCadence(every_n_epochs, min_interval_s)  # genlab.callbacks.cadence
+        check_ranges(self, steps=steps, span=span, max_dims=max_dims)
+        self.steps, self.span = steps, span
         self.max_dims, self.output_dir = max_dims, output_dir
         self.batch_size = 64  # validation images for the fallback variance score
 

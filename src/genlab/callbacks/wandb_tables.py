@@ -12,6 +12,7 @@ from genlab.callbacks.cadence import EpochCadence
 from genlab.contract import require_generative
 from genlab.utils.eval_mode import eval_mode
 from genlab.utils.images import to_uint8
+from genlab.utils.ranges import Num, check_ranges
 
 COLUMNS = ["epoch", "step", "label", "image"]
 
@@ -21,18 +22,15 @@ class WandbSampleTable(pl.Callback):
     label (None when unconditional) and image, every ``every_n_epochs`` validation epochs and
     after the last one; samples come from fixed noise (and labels) drawn with ``seed``."""
 
+    RANGES = {"num_samples": Num(integer=True, low=1)}  # noqa: RUF012 - genlab.utils.ranges
+
     def __init__(
         self, every_n_epochs: int = 5, num_samples: int = 16, seed: int = 1234,
         key: str = "val/samples_table", min_interval_s: float = 0.0,
     ) -> None:  # fmt: skip
         self.cadence = EpochCadence(every_n_epochs, min_interval_s)  # genlab.callbacks.cadence
-        if every_n_epochs < 1 or num_samples < 1:
-            raise ValueError(
-                f"every_n_epochs and num_samples must be >= 1, got {every_n_epochs}, {num_samples}"
-            )
-        self.every_n_epochs, self.num_samples, self.seed, self.key = (
-            every_n_epochs, num_samples, seed, key,
-        )  # fmt: skip
+        check_ranges(self, num_samples=num_samples)
+        self.num_samples, self.seed, self.key = num_samples, seed, key
         self.logged_steps: list[int] = []
 
     def rows(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[list]:
