@@ -123,6 +123,7 @@ def test_spatial_latents_pass_through_the_default_callbacks(tmp_path, monkeypatc
     assert names["reconstructions"][1].shape == (64, 1, 16, 16)  # 32 images + 32 recons
 
 
+@pytest.mark.slow  # ~10 s: a whole CLI/DDP run; the default pass stays under 4 min
 def test_a_family_outside_src_is_one_module_and_one_config_through_the_cli(tmp_path):
     """The worked example of docs/extending.md: the model lives in tests/helpers/toy_models.py,
     its config in tests/helpers/conf/model/spatial_ae.yaml; genlab-train finds both."""

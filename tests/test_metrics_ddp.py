@@ -146,6 +146,7 @@ class RecordingCallback(SampleQualityCallback):
         return results
 
 
+@pytest.mark.slow  # ~10 s: a whole CLI/DDP run; the default pass stays under 4 min
 def test_callback_under_lightning_ddp_spawn(tmp_path):
     """compute() runs on every rank: both ranks log identical values (label metrics too: the
     requested and real labels are gathered states); each rank made its share of the images."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
 import torch
 
 from genlab.models.vae import VAE
@@ -28,6 +29,7 @@ def _history(run: Path) -> dict[str, list[str]]:
     return {k: [r[k] for r in rows if r[k]] for k in rows[0]}
 
 
+@pytest.mark.slow  # ~10 s: a whole CLI/DDP run; the default pass stays under 4 min
 def test_an_objective_needing_z_from_outside_src_trains_and_logs_its_terms(tmp_path):
     """docs/extending.md's InfoVAE-MMD example: one file (tests/helpers/infovae.py) and one
     config (tests/helpers/conf/model/objective/infovae_mmd.yaml); nothing in src/ changes."""
