@@ -7,8 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from genlab.callbacks.traversals import LatentTraversals, kl_per_dim, traverse
+from genlab.run.instantiate import instantiate_callbacks
 
 
 def test_traverse_varies_one_dimension_per_row():
@@ -33,6 +35,12 @@ def test_bad_settings_name_the_key():
         LatentTraversals(steps=1)
     with pytest.raises(ValueError, match="span=0"):
         LatentTraversals(span=0)
+    target = f"{LatentTraversals.__module__}.LatentTraversals"
+    cfg = OmegaConf.create({"callbacks": {"traversals": {"_target_": target, "steps": 1}}})
+    with pytest.raises(
+        ValueError, match=r"callbacks\.traversals\.steps=1: expected an integer >= 2"
+    ):
+        instantiate_callbacks(cfg.callbacks)  # as genlab-train calls it
 
 
 class _Data:

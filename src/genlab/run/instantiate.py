@@ -75,7 +75,8 @@ def instantiate_callbacks(
     Given the ``model`` and ``datamodule``, a callback whose ``applies(model, datamodule)``
     is False (e.g. ``toy2d`` on image data, ``codebook_usage`` without a codebook) is left
     out, with ONE log line naming them all. Each kept callback carries its config key as
-    ``config_key`` (so the logged config lists only the callbacks that run).
+    ``config_key`` (so the logged config lists only the callbacks that run). A value outside
+    a callback's declared range fails naming ``callbacks.<key>.<arg>`` (``instantiate_checked``).
     """
     if not cfg:
         return []
@@ -83,7 +84,7 @@ def instantiate_callbacks(
     for key, node in cfg.items():
         if not (isinstance(node, DictConfig) and "_target_" in node):
             continue
-        callback = hydra.utils.instantiate(resolve_monitor(node, monitor))
+        callback = instantiate_checked(resolve_monitor(node, monitor), f"callbacks.{key}")
         applies = getattr(callback, "applies", None)
         if model is not None and callable(applies) and not applies(model, datamodule):
             dropped.append(f"{key} ({type(callback).__name__})")
